@@ -1,0 +1,124 @@
+//! Runs the stand-in cloud as a process, for C, Python and shell users.
+//!
+//!     mock_cloud [--devices N] [--page-size N] [--tls valid|wrong-host|plain] [--fault ROUTE=WHAT]... [--run CMD ARGS...]
+//!
+//! Prints `HMX_BASE_URL=<url>` and `HMX_CA_FILE=<path>` on stdout, then serves
+//! until stdin closes. With `--run`, instead runs CMD with those variables and
+//! `HMX_PASSWORD` (the demo account's) set, and exits with its status.
+//! ROUTE is `login`, `devices` (every page) or `pageN`; WHAT is an HTTP status
+//! (`500`), `drop`, `hang`, `garbage`, `huge` or `redirect`.
+//! The demo account is `demo@hmx.invalid` / `demo-password`.
+
+use std::io::{Read, Write};
+use std::process::{Command, ExitCode};
+
+use hmx::testing::{
+    DEMO_EMAIL, DEMO_PASSWORD, Fault, MockCloud, MockCloudBuilder, Route, TlsMode, demo_devices,
+};
+
+fn route(name: &str) -> Result<Route, String> {
+    match name {
+        "login" => Ok(Route::Login),
+        "devices" => Ok(Route::AnyDevicePage),
+        _ => name
+            .strip_prefix("page")
+            .and_then(|n| n.parse().ok())
+            .map(Route::DevicePage)
+            .ok_or(format!("unknown route {name}")),
+    }
+}
+
+fn fault(what: &str) -> Result<Fault, String> {
+    Ok(match what {
+        "drop" => Fault::Drop,
+        "hang" => Fault::Hang,
+        "garbage" => Fault::Body(b"<html>not json</html>".to_vec()),
+        "huge" => Fault::Body(vec![b' '; hmx::MAX_BODY_BYTES + 1]),
+        "redirect" => Fault::Redirect("https://elsewhere.invalid/".into()),
+        status => {
+            let status: u16 = status
+                .parse()
+                .map_err(|_| format!("unknown fault {status}"))?;
+            let body = match status {
+                400 => r#"{"non_field_errors":["Unable to log in with provided credentials."]}"#,
+                401 | 403 => r#"{"detail":"Invalid token."}"#,
+                429 => r#"{"detail":"Request was throttled."}"#,
+                _ => "<html><body>Server Error</body></html>",
+            };
+            Fault::status(status, body)
+        }
+    })
+}
+
+fn parse_args() -> Result<(MockCloudBuilder, Vec<String>), String> {
+    let mut builder = MockCloud::builder();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        builder = match arg.as_str() {
+            "--devices" => {
+                builder.devices(demo_devices(value()?.parse().map_err(|_| "bad --devices")?))
+            }
+            "--page-size" => builder.page_size(value()?.parse().map_err(|_| "bad --page-size")?),
+            "--tls" => builder.tls(match value()?.as_str() {
+                "valid" => TlsMode::Valid,
+                "wrong-host" => TlsMode::WrongHost,
+                "plain" => TlsMode::Plain,
+                other => return Err(format!("unknown --tls {other}")),
+            }),
+            "--fault" => {
+                let spec = value()?;
+                let (r, w) = spec.split_once('=').ok_or("--fault takes ROUTE=WHAT")?;
+                builder.fault(route(r)?, fault(w)?)
+            }
+            "--run" => {
+                let run: Vec<String> = args.collect();
+                if run.is_empty() {
+                    return Err("--run needs a command".into());
+                }
+                return Ok((builder, run));
+            }
+            other => return Err(format!("unknown argument {other}")),
+        };
+    }
+    Ok((builder, Vec::new()))
+}
+
+fn main() -> ExitCode {
+    let (builder, run) = match parse_args() {
+        Ok(parsed) => parsed,
+        Err(why) => {
+            eprintln!("mock_cloud: {why}");
+            return ExitCode::from(2);
+        }
+    };
+    let cloud = match builder.start() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mock_cloud: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some((program, rest)) = run.split_first() {
+        let status = Command::new(program)
+            .args(rest)
+            .env("HMX_BASE_URL", cloud.base_url())
+            .env("HMX_CA_FILE", cloud.ca_file())
+            .env("HMX_EMAIL", DEMO_EMAIL)
+            .env("HMX_PASSWORD", DEMO_PASSWORD)
+            .status();
+        return match status {
+            Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),
+            Err(e) => {
+                eprintln!("mock_cloud: cannot run {program}: {e}");
+                ExitCode::from(127)
+            }
+        };
+    }
+    println!("HMX_BASE_URL={}", cloud.base_url());
+    println!("HMX_CA_FILE={}", cloud.ca_file().display());
+    let _ = std::io::stdout().flush();
+    // Serve until whoever started us closes our stdin.
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    ExitCode::SUCCESS
+}

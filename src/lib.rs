@@ -1,0 +1,41 @@
+//! hmx gets the TOTP keys of Terneo and Welrok Wi-Fi thermostats out of the
+//! vendor cloud, and makes the tokens that sign commands to their local API.
+//!
+//! The fetch is two blocking calls on one [`Client`]: [`Client::login`] for a
+//! session token, then [`Client::list_devices`] for every device on every page.
+//!
+//! ```no_run
+//! let client = hmx::Client::builder().base_url(hmx::WELROK_URL).build()?;
+//! let devices = client.fetch_devices("user@example.com", "secret")?;
+//! if let Some(d) = hmx::find_device(&devices, "1100150010434B58363539XXXXXXXX") {
+//!     println!("{}: key present: {}", d.name, d.totp_key.is_some());
+//! }
+//! # Ok::<(), hmx::Error>(())
+//! ```
+//!
+//! Secrets (the password on its way out, the token, the keys, every response
+//! body) live in buffers that are wiped when dropped, and never appear in
+//! `Debug` output or error messages.
+
+mod client;
+mod device;
+mod error;
+mod origin;
+mod secret;
+
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use client::{
+    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_BODY_BYTES, MAX_PAGES,
+};
+pub use device::{Device, find_device};
+pub use error::{Error, ErrorKind};
+pub use secret::{Token, TotpKey};
+
+/// Terneo's cloud, the default base URL.
+pub const TERNEO_URL: &str = "https://my.hmarex.com";
+/// Welrok's cloud: the same server software and protocol.
+pub const WELROK_URL: &str = "https://app.welrok.com";
+/// This library's version, as in `Cargo.toml`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

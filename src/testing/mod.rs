@@ -1,0 +1,482 @@
+//! The stand-in cloud: a real HTTPS server on 127.0.0.1 that speaks the vendor's
+//! protocol, with faults on demand. Enabled by the `test-util` feature.
+//!
+//! Used by hmx's tests, the `keys --demo` run, the benchmarks, and (as the
+//! `mock_cloud` example process) the C and Python tests.
+//!
+//! ```
+//! let cloud = hmx::testing::MockCloud::start()?;
+//! let client = cloud.client();
+//! let devices = client.fetch_devices(hmx::testing::DEMO_EMAIL, hmx::testing::DEMO_PASSWORD)?;
+//! assert_eq!(devices.len(), 5);
+//! assert_eq!(cloud.stats().connections, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod certs;
+mod server;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use std::{fs, io, thread};
+
+use serde_json::{Value, json};
+
+use crate::{Client, ClientBuilder};
+
+/// The demo account's email.
+pub const DEMO_EMAIL: &str = "demo@hmx.invalid";
+/// The demo account's password.
+pub const DEMO_PASSWORD: &str = "demo-password";
+
+/// Which request a [`Fault`] replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /api/login/`.
+    Login,
+    /// `GET /api/device/`, page n (1-based).
+    DevicePage(usize),
+    /// Any page of `GET /api/device/`.
+    AnyDevicePage,
+}
+
+impl Route {
+    fn matches(self, actual: Route) -> bool {
+        self == actual || (self == Route::AnyDevicePage && matches!(actual, Route::DevicePage(_)))
+    }
+}
+
+/// What the stand-in does instead of answering normally.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Answer with this status, extra headers and body.
+    Respond {
+        /// HTTP status.
+        status: u16,
+        /// Headers besides Content-Type and Content-Length.
+        headers: Vec<(String, String)>,
+        /// Body bytes, sent as they are.
+        body: Vec<u8>,
+    },
+    /// Answer 200 with this body (malformed, oversized, wrong shape...).
+    Body(Vec<u8>),
+    /// Answer 302 with this `Location`.
+    Redirect(String),
+    /// Wait, then answer normally.
+    Delay(Duration),
+    /// Close the connection without answering.
+    Drop,
+    /// Send the headers and half the body, then close.
+    DropMidBody,
+    /// Never answer (until the stand-in stops, at most 120 s).
+    Hang,
+    /// Send the normal answer one byte at a time, this long apart.
+    Trickle(Duration),
+}
+
+impl Fault {
+    /// [`Fault::Respond`] without extra headers.
+    pub fn status(status: u16, body: impl Into<Vec<u8>>) -> Fault {
+        Fault::Respond {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+}
+
+/// How the `next` links of device pages are written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NextLink {
+    /// `https://127.0.0.1:port/api/device/?page=2`, as DRF writes them.
+    Absolute,
+    /// `/api/device/?page=2`.
+    Relative,
+    /// `?page=2`.
+    QueryOnly,
+    /// `<origin>/api/device/?page=2`: a link to another server.
+    Foreign(String),
+    /// Absolute, and the last page links back to the first.
+    Cycle,
+}
+
+/// The transport the stand-in speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    /// HTTPS with a certificate for 127.0.0.1 and localhost, signed by the generated CA.
+    Valid,
+    /// HTTPS with a certificate for `wrong-host.invalid` only.
+    WrongHost,
+    /// Plain HTTP (`http://` base URL).
+    Plain,
+}
+
+/// Counters since start (or the last [`MockCloud::reset_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// HTTP requests read.
+    pub requests: usize,
+    /// TCP connections accepted.
+    pub connections: usize,
+    /// TLS handshakes completed.
+    pub handshakes: usize,
+}
+
+/// One request as the stand-in saw it (headers lower-cased, body not kept).
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path without the query.
+    pub path: String,
+    /// The query without `?`.
+    pub query: String,
+    /// Header names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    /// The route it matched, if any.
+    pub route: Option<Route>,
+}
+
+impl RecordedRequest {
+    /// The first header of that (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct FaultRule {
+    route: Route,
+    fault: Fault,
+    remaining: Option<usize>,
+}
+
+pub(crate) struct Shared {
+    base_url: String,
+    accounts: Vec<(String, String)>,
+    devices: Vec<Value>,
+    page_size: usize,
+    next_link: NextLink,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    faults: Mutex<Vec<FaultRule>>,
+    tokens: Mutex<Vec<String>>,
+    requests: Mutex<Vec<RecordedRequest>>,
+    connections: AtomicUsize,
+    handshakes: AtomicUsize,
+    shutdown: AtomicBool,
+}
+
+impl Shared {
+    fn take_fault(&self, route: Route) -> Option<Fault> {
+        let mut faults = self.faults.lock().unwrap();
+        let i = faults.iter().position(|r| r.route.matches(route))?;
+        let fault = faults[i].fault.clone();
+        if let Some(n) = &mut faults[i].remaining {
+            *n -= 1;
+            if *n == 0 {
+                faults.remove(i);
+            }
+        }
+        Some(fault)
+    }
+
+    fn issue_token(&self) -> String {
+        let mut tokens = self.tokens.lock().unwrap();
+        let seed = tokens.len() as u64 ^ random_seed();
+        let token = format!(
+            "{:016x}{:016x}{:08x}",
+            splitmix(seed),
+            splitmix(seed ^ 1),
+            splitmix(seed ^ 2) as u32
+        );
+        tokens.push(token.clone());
+        token
+    }
+}
+
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::process::id())
+}
+
+/// `n` devices in the cloud's format, the same on every call: serials,
+/// names (a few non-ASCII), 16-character keys and the extra fields the real
+/// cloud sends.
+pub fn demo_devices(n: usize) -> Vec<Value> {
+    const NAMES: [&str; 5] = [
+        "Living room",
+        "Kitchen",
+        "Bathroom floor",
+        "Детская",
+        "Büro",
+    ];
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..n)
+        .map(|i| {
+            let mut bits = splitmix(i as u64);
+            let key: String = (0..16)
+                .map(|_| {
+                    let c = ALPHABET[(bits & 31) as usize] as char;
+                    bits = bits.rotate_right(5) ^ splitmix(bits);
+                    c
+                })
+                .collect();
+            let name = NAMES
+                .get(i)
+                .map_or_else(|| format!("Room {}", i + 1), |s| s.to_string());
+            json!({
+                "id": 18801 + i as i64,
+                "sn": format!("1100150010434B58363539{:08X}", i),
+                "name": name,
+                "totp_key": key,
+                "type": 4,
+                "version_name": "2.4",
+                "readonly": false,
+                "data": {"device_type": 4, "online": true},
+            })
+        })
+        .collect()
+}
+
+/// Settings for a [`MockCloud`]: by default the demo account with 5 devices, 2 a page.
+pub struct MockCloudBuilder {
+    accounts: Vec<(String, String)>,
+    devices: Vec<Value>,
+    page_size: usize,
+    next_link: NextLink,
+    tls: TlsMode,
+    faults: Vec<FaultRule>,
+}
+
+impl MockCloudBuilder {
+    /// Adds an account that can log in.
+    pub fn account(mut self, email: &str, password: &str) -> Self {
+        self.accounts
+            .push((email.to_string(), password.to_string()));
+        self
+    }
+
+    /// Replaces the device list with these JSON objects, served as they are.
+    pub fn devices(mut self, devices: Vec<Value>) -> Self {
+        self.devices = devices;
+        self
+    }
+
+    /// Devices a page (at least 1).
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.page_size = n.max(1);
+        self
+    }
+
+    /// How `next` links are written.
+    pub fn next_link(mut self, style: NextLink) -> Self {
+        self.next_link = style;
+        self
+    }
+
+    /// HTTPS with a good or a wrong certificate, or plain HTTP.
+    pub fn tls(mut self, mode: TlsMode) -> Self {
+        self.tls = mode;
+        self
+    }
+
+    /// Every request on `route` gets `fault`.
+    pub fn fault(mut self, route: Route, fault: Fault) -> Self {
+        self.faults.push(FaultRule {
+            route,
+            fault,
+            remaining: None,
+        });
+        self
+    }
+
+    /// The next `times` requests on `route` get `fault`, later ones a normal answer.
+    pub fn fault_times(mut self, route: Route, fault: Fault, times: usize) -> Self {
+        if times > 0 {
+            self.faults.push(FaultRule {
+                route,
+                fault,
+                remaining: Some(times),
+            });
+        }
+        self
+    }
+
+    /// Binds 127.0.0.1 on a free port, writes the CA file and starts serving.
+    pub fn start(self) -> io::Result<MockCloud> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let hosts: &[&str] = match self.tls {
+            TlsMode::WrongHost => &["wrong-host.invalid"],
+            _ => &["127.0.0.1", "localhost"],
+        };
+        let (ca_pem, server_config) = certs::generate(hosts)?;
+        let scheme = if self.tls == TlsMode::Plain {
+            "http"
+        } else {
+            "https"
+        };
+        let base_url = format!("{scheme}://{addr}");
+        let dir = std::env::temp_dir().join(format!(
+            "hmx-mock-{}-{:x}",
+            std::process::id(),
+            splitmix(random_seed() ^ addr.port() as u64)
+        ));
+        fs::create_dir_all(&dir)?;
+        let ca_file = dir.join("ca.pem");
+        fs::write(&ca_file, &ca_pem)?;
+        let shared = Arc::new(Shared {
+            base_url: base_url.clone(),
+            accounts: self.accounts,
+            devices: self.devices,
+            page_size: self.page_size,
+            next_link: self.next_link,
+            tls: (self.tls != TlsMode::Plain).then_some(server_config),
+            faults: Mutex::new(self.faults),
+            tokens: Mutex::new(Vec::new()),
+            requests: Mutex::new(Vec::new()),
+            connections: AtomicUsize::new(0),
+            handshakes: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+        });
+        let accept = {
+            let shared = shared.clone();
+            thread::spawn(move || server::accept_loop(listener, shared))
+        };
+        Ok(MockCloud {
+            shared,
+            base_url,
+            ca_pem,
+            dir,
+            ca_file,
+            accept: Some(accept),
+        })
+    }
+}
+
+/// A running stand-in cloud; stops and removes its CA file when dropped.
+pub struct MockCloud {
+    shared: Arc<Shared>,
+    base_url: String,
+    ca_pem: String,
+    dir: PathBuf,
+    ca_file: PathBuf,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MockCloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockCloud")
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
+impl MockCloud {
+    /// Settings to start from: the demo account, 5 demo devices, 2 a page, HTTPS.
+    pub fn builder() -> MockCloudBuilder {
+        MockCloudBuilder {
+            accounts: vec![(DEMO_EMAIL.to_string(), DEMO_PASSWORD.to_string())],
+            devices: demo_devices(5),
+            page_size: 2,
+            next_link: NextLink::Absolute,
+            tls: TlsMode::Valid,
+            faults: Vec::new(),
+        }
+    }
+
+    /// Starts the default stand-in.
+    pub fn start() -> io::Result<MockCloud> {
+        MockCloud::builder().start()
+    }
+
+    /// `https://127.0.0.1:<port>` (`http://` in [`TlsMode::Plain`]).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The generated CA, PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// A file holding [`ca_pem`](Self::ca_pem), removed when the stand-in stops.
+    pub fn ca_file(&self) -> &Path {
+        &self.ca_file
+    }
+
+    /// A client builder aimed at this stand-in and trusting its CA.
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .base_url(&self.base_url)
+            .root_ca_pem(&self.ca_pem)
+    }
+
+    /// A client with default settings aimed at this stand-in.
+    pub fn client(&self) -> Client {
+        self.client_builder()
+            .build()
+            .expect("the stand-in's URL and CA are valid")
+    }
+
+    /// Requests, connections and handshakes so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            requests: self.shared.requests.lock().unwrap().len(),
+            connections: self.shared.connections.load(Ordering::SeqCst),
+            handshakes: self.shared.handshakes.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Zeroes the counters and forgets recorded requests.
+    pub fn reset_stats(&self) {
+        self.shared.requests.lock().unwrap().clear();
+        self.shared.connections.store(0, Ordering::SeqCst);
+        self.shared.handshakes.store(0, Ordering::SeqCst);
+    }
+
+    /// Every request so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// Every token issued so far.
+    pub fn tokens(&self) -> Vec<String> {
+        self.shared.tokens.lock().unwrap().clone()
+    }
+
+    /// The devices served, as JSON.
+    pub fn devices(&self) -> &[Value] {
+        &self.shared.devices
+    }
+}
+
+impl Drop for MockCloud {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        if let Some(addr) = self.base_url.split("://").nth(1) {
+            let _ = TcpStream::connect_timeout(
+                &addr.parse().expect("the stand-in's own address"),
+                Duration::from_secs(1),
+            );
+        }
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
