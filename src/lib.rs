@@ -23,6 +23,8 @@ mod error;
 mod origin;
 mod secret;
 
+mod ffi;
+
 #[cfg(feature = "test-util")]
 pub mod testing;
 

@@ -1,0 +1,294 @@
+/*
+ * Exercises the C ABI; run by tests/c_api.rs under valgrind, against the
+ * stand-in cloud named by HMX_BASE_URL / HMX_CA_FILE.
+ *
+ *   test_hmx fetch N           a full fetch of N devices, lookups, frees
+ *   test_hmx threads N         one client shared by 8 threads
+ *   test_hmx status NAME [MS]  a fetch that must fail with status NAME
+ *   test_hmx misuse            NULLs, invalid UTF-8, tiny err_len, bad frees
+ *   test_hmx panic             the test-only panicking entry point
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hmx.h"
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            exit(1);                                                         \
+        }                                                                    \
+    } while (0)
+
+#define CHECK_STATUS(expr, want)                                              \
+    do {                                                                      \
+        hmx_status got_ = (expr);                                             \
+        if (got_ != (want)) {                                                 \
+            fprintf(stderr, "%s:%d: %s returned %s, wanted %s\n", __FILE__, __LINE__, #expr, \
+                    hmx_status_name(got_), hmx_status_name(want));            \
+            exit(1);                                                          \
+        }                                                                     \
+    } while (0)
+
+static const char *EMAIL = "demo@hmx.invalid";
+static const char *PASSWORD = "demo-password";
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    CHECK(fseek(f, 0, SEEK_END) == 0);
+    long size = ftell(f);
+    CHECK(size >= 0 && fseek(f, 0, SEEK_SET) == 0);
+    char *text = malloc((size_t)size + 1);
+    CHECK(text != NULL && fread(text, 1, (size_t)size, f) == (size_t)size);
+    text[size] = '\0';
+    fclose(f);
+    return text;
+}
+
+static hmx_client *new_client(unsigned timeout_ms) {
+    const char *ca_file = getenv("HMX_CA_FILE");
+    char *pem = ca_file != NULL ? read_file(ca_file) : NULL;
+    char err[256];
+    hmx_client *client = NULL;
+    hmx_status st = hmx_client_new(getenv("HMX_BASE_URL"), timeout_ms, pem, &client, err, sizeof err);
+    free(pem);
+    if (st != HMX_STATUS_OK) {
+        fprintf(stderr, "hmx_client_new: %s: %s\n", hmx_status_name(st), err);
+        exit(1);
+    }
+    CHECK(client != NULL && err[0] == '\0');
+    return client;
+}
+
+static hmx_device_list *fetch(const hmx_client *client) {
+    char err[256] = "junk";
+    char *token = NULL;
+    CHECK_STATUS(hmx_login(client, EMAIL, PASSWORD, &token, err, sizeof err), HMX_STATUS_OK);
+    CHECK(err[0] == '\0' && token != NULL && strlen(token) == 40);
+    hmx_device_list *list = NULL;
+    CHECK_STATUS(hmx_list_devices(client, token, &list, err, sizeof err), HMX_STATUS_OK);
+    hmx_free(token);
+    return list;
+}
+
+static void check_list(const hmx_device_list *list, size_t expected) {
+    CHECK(list != NULL && list->len == expected);
+    for (size_t i = 0; i < list->len; i++) {
+        const hmx_device *d = &list->items[i];
+        CHECK(d->sn != NULL && d->name != NULL && d->totp_key != NULL);
+        CHECK(strlen(d->sn) == 30 && strlen(d->totp_key) == 16);
+        /* A serial in other case, with spaces around, finds the same device. */
+        char query[64];
+        snprintf(query, sizeof query, "  %s ", d->sn);
+        for (char *c = query; *c; c++) {
+            if (*c >= 'A' && *c <= 'Z') {
+                *c = (char)(*c - 'A' + 'a');
+            }
+        }
+        const hmx_device *found = NULL;
+        CHECK_STATUS(hmx_find_device(list, query, &found), HMX_STATUS_OK);
+        CHECK(found == d);
+    }
+    const hmx_device *sentinel = (const hmx_device *)list;
+    const hmx_device *found = sentinel;
+    CHECK_STATUS(hmx_find_device(list, "no-such-serial", &found), HMX_STATUS_NOT_FOUND);
+    CHECK(found == sentinel);
+}
+
+static int scenario_fetch(size_t expected) {
+    hmx_client *client = new_client(0);
+    hmx_device_list *list = fetch(client);
+    check_list(list, expected);
+    printf("%zu devices; first %s \"%s\"\n", list->len, list->items[0].sn, list->items[0].name);
+    hmx_free(list);
+    hmx_free(client);
+    return 0;
+}
+
+struct job {
+    const hmx_client *client;
+    const hmx_device_list *expected;
+    int ok;
+};
+
+static void *thread_main(void *arg) {
+    struct job *job = arg;
+    for (int round = 0; round < 2; round++) {
+        hmx_device_list *list = fetch(job->client);
+        int same = list->len == job->expected->len;
+        for (size_t i = 0; same && i < list->len; i++) {
+            same = strcmp(list->items[i].sn, job->expected->items[i].sn) == 0 &&
+                   strcmp(list->items[i].totp_key, job->expected->items[i].totp_key) == 0 &&
+                   strcmp(list->items[i].name, job->expected->items[i].name) == 0;
+        }
+        hmx_free(list);
+        if (!same) {
+            return NULL;
+        }
+    }
+    job->ok = 1;
+    return NULL;
+}
+
+static int scenario_threads(size_t expected) {
+    hmx_client *client = new_client(0);
+    hmx_device_list *first = fetch(client);
+    check_list(first, expected);
+    pthread_t threads[8];
+    struct job jobs[8];
+    for (int i = 0; i < 8; i++) {
+        jobs[i] = (struct job){client, first, 0};
+        CHECK(pthread_create(&threads[i], NULL, thread_main, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        CHECK(pthread_join(threads[i], NULL) == 0);
+        CHECK(jobs[i].ok);
+    }
+    hmx_free(first);
+    hmx_free(client);
+    printf("8 threads agree on %zu devices\n", expected);
+    return 0;
+}
+
+/* The status of the first failing step of a fetch, with out-parameters untouched. */
+static int scenario_status(const char *want, unsigned timeout_ms) {
+    hmx_client *client = new_client(timeout_ms);
+    char err[512];
+    char untouched = 0;
+    char *token = &untouched;
+    hmx_status st = hmx_login(client, EMAIL, PASSWORD, &token, err, sizeof err);
+    if (st == HMX_STATUS_OK) {
+        hmx_device_list *list = (hmx_device_list *)&untouched;
+        st = hmx_list_devices(client, token, &list, err, sizeof err);
+        if (st != HMX_STATUS_OK) {
+            CHECK(list == (hmx_device_list *)&untouched);
+            CHECK(strstr(err, token) == NULL); /* messages never carry the token */
+        }
+        hmx_free(token);
+        if (st == HMX_STATUS_OK) {
+            hmx_free(list);
+        }
+    } else {
+        CHECK(token == &untouched);
+    }
+    CHECK(strstr(err, PASSWORD) == NULL);
+    printf("%s: %s\n", hmx_status_name(st), err);
+    CHECK(strcmp(hmx_status_name(st), want) == 0);
+    CHECK(st == HMX_STATUS_OK || err[0] != '\0');
+    hmx_free(client);
+    return 0;
+}
+
+static int scenario_misuse(void) {
+    char err[256];
+    const char *bad_utf8 = "\xff\xfe";
+    hmx_client *client = new_client(0);
+    char *token = NULL;
+    hmx_device_list *list = NULL;
+    const hmx_device *device = NULL;
+
+    /* NULL out-parameters and NULL or invalid strings: INVALID_ARGUMENT, nothing sent. */
+    CHECK_STATUS(hmx_client_new(NULL, 0, NULL, NULL, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(err, "client_out") != NULL);
+    CHECK_STATUS(hmx_client_new(bad_utf8, 0, NULL, &client, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_new("http://example.com", 0, NULL, &client, err, sizeof err),
+                 HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_new("not a url", 0, NULL, &client, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_new(NULL, 0, "no pem here", &client, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_new(NULL, 0, bad_utf8, &client, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_login(client, NULL, PASSWORD, &token, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_login(client, EMAIL, NULL, &token, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_login(client, EMAIL, PASSWORD, NULL, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_login(client, bad_utf8, PASSWORD, &token, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_login(client, EMAIL, bad_utf8, &token, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(err, "UTF-8") != NULL);
+    CHECK_STATUS(hmx_list_devices(client, NULL, &list, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_list_devices(client, "tok", NULL, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_list_devices(client, bad_utf8, &list, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_list_devices(client, "has space", &list, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(token == NULL && list == NULL);
+
+    /* A client pointer hmx never handed out is refused, not dereferenced. */
+    int not_a_client = 0;
+    CHECK_STATUS(hmx_login((const hmx_client *)&not_a_client, EMAIL, PASSWORD, &token, err, sizeof err),
+                 HMX_STATUS_INVALID_ARGUMENT);
+
+    /* err_buf may be NULL, and err_len 1 leaves just the terminator. */
+    CHECK_STATUS(hmx_login(client, NULL, PASSWORD, &token, NULL, 0), HMX_STATUS_INVALID_ARGUMENT);
+    char tiny[1] = {'x'};
+    CHECK_STATUS(hmx_login(client, NULL, PASSWORD, &token, tiny, 1), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(tiny[0] == '\0');
+    char small[8];
+    CHECK_STATUS(hmx_login(client, NULL, PASSWORD, &token, small, sizeof small), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(strlen(small) == 7);
+
+    /* hmx_find_device argument checks. */
+    list = fetch(client);
+    CHECK_STATUS(hmx_find_device(NULL, "x", &device), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_find_device(list, NULL, &device), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_find_device(list, list->items[0].sn, NULL), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_find_device(list, bad_utf8, &device), HMX_STATUS_INVALID_ARGUMENT);
+    hmx_device_list fake = {0, NULL};
+    CHECK_STATUS(hmx_find_device(&fake, "x", &device), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(device == NULL);
+
+    /* Status names for any int. */
+    CHECK(strcmp(hmx_status_name(-1), "HMX_STATUS_UNKNOWN") == 0);
+    CHECK(strcmp(hmx_status_name(11), "HMX_STATUS_UNKNOWN") == 0);
+    CHECK(strcmp(hmx_status_name(HMX_STATUS_PANIC), "HMX_STATUS_PANIC") == 0);
+
+    /* Frees: NULL, foreign pointers and second frees are ignored. */
+    hmx_free(NULL);
+    hmx_free(&not_a_client);
+    char *mine = malloc(16);
+    hmx_free(mine);
+    free(mine);
+    hmx_free(list);
+    hmx_free(list);
+    hmx_free(client);
+    hmx_free(client);
+    puts("misuse handled");
+    return 0;
+}
+
+static int scenario_panic(void) {
+#if defined(HMX_TEST_UTIL)
+    char err[128];
+    CHECK_STATUS(hmx_test_panic(err, sizeof err), HMX_STATUS_PANIC);
+    CHECK(strstr(err, "panicked") != NULL);
+    CHECK_STATUS(hmx_test_panic(NULL, 0), HMX_STATUS_PANIC);
+    puts("panic contained");
+    return 0;
+#else
+    fputs("built without HMX_TEST_UTIL\n", stderr);
+    return 1;
+#endif
+}
+
+int main(int argc, char **argv) {
+    CHECK(argc >= 2);
+    CHECK(strcmp(hmx_version(), "0.1.0") == 0 || hmx_version()[0] != '\0');
+    if (strcmp(argv[1], "fetch") == 0 && argc == 3) {
+        return scenario_fetch(strtoul(argv[2], NULL, 10));
+    }
+    if (strcmp(argv[1], "threads") == 0 && argc == 3) {
+        return scenario_threads(strtoul(argv[2], NULL, 10));
+    }
+    if (strcmp(argv[1], "status") == 0 && argc >= 3) {
+        return scenario_status(argv[2], argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 0);
+    }
+    if (strcmp(argv[1], "misuse") == 0) {
+        return scenario_misuse();
+    }
+    if (strcmp(argv[1], "panic") == 0) {
+        return scenario_panic();
+    }
+    fprintf(stderr, "unknown scenario %s\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,260 @@
+//! The C ABI from real C: the example and a test program compiled with gcc,
+//! the header compiled as C++, everything run under valgrind against the stand-in.
+#![cfg(feature = "test-util")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use hmx::testing::{
+    DEMO_EMAIL, DEMO_PASSWORD, Fault, MockCloud, MockCloudBuilder, Route, demo_devices,
+};
+
+/// The folder with the compiled C programs and a `libhmx.so.0` for the loader.
+fn c_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        common::build_artifacts();
+        let lib_dir = common::profile_dir();
+        let dir = lib_dir.join("c-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        // The library's SONAME is libhmx.so.0; cargo writes libhmx.so.
+        let soname = dir.join("libhmx.so.0");
+        let _ = std::fs::remove_file(&soname);
+        std::os::unix::fs::symlink(lib_dir.join("libhmx.so"), &soname).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let link = |cmd: &mut Command| {
+            cmd.arg("-I")
+                .arg(root.join("include"))
+                .arg("-L")
+                .arg(&lib_dir)
+                .arg("-lhmx")
+                .arg(format!("-Wl,-rpath,{}", dir.display()))
+                .arg("-pthread");
+        };
+        for (compiler, std, source, out) in [
+            ("gcc", "-std=c11", "examples/c/list_keys.c", "list_keys"),
+            ("gcc", "-std=c11", "tests/c/test_hmx.c", "test_hmx"),
+            (
+                "g++",
+                "-std=c++17",
+                "tests/c/header_check.cpp",
+                "header_check",
+            ),
+        ] {
+            let mut cmd = Command::new(compiler);
+            cmd.args([std, "-Wall", "-Wextra", "-Werror", "-DHMX_TEST_UTIL", "-o"])
+                .arg(dir.join(out))
+                .arg(root.join(source));
+            link(&mut cmd);
+            let output = cmd
+                .output()
+                .unwrap_or_else(|e| panic!("{compiler} not found: {e}"));
+            assert!(
+                output.status.success(),
+                "{compiler} {source} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        dir
+    })
+}
+
+/// Runs a compiled program under valgrind; fails the test on any memory error
+/// or definite leak (valgrind's exit code is then 99).
+fn valgrind(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "-q",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--error-exitcode=99",
+    ])
+    .arg(format!(
+        "--suppressions={}/tests/c/valgrind.supp",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .arg(c_dir().join(program))
+    .args(args)
+    .env_remove("HMX_BASE_URL")
+    .env_remove("HMX_CA_FILE")
+    .env_remove("HMX_PASSWORD")
+    .envs(env.iter().copied());
+    let output = cmd.output().expect("valgrind is installed (see README)");
+    assert_ne!(
+        output.status.code(),
+        Some(99),
+        "valgrind found errors:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn in_cloud(cloud: &MockCloud, program: &str, args: &[&str]) -> Output {
+    let ca = cloud.ca_file().to_str().unwrap();
+    valgrind(
+        program,
+        args,
+        &[
+            ("HMX_BASE_URL", cloud.base_url()),
+            ("HMX_CA_FILE", ca),
+            ("HMX_PASSWORD", DEMO_PASSWORD),
+        ],
+    )
+}
+
+fn assert_ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn example_lists_every_key() {
+    let cloud = MockCloud::start().unwrap();
+    let output = in_cloud(&cloud, "list_keys", &[DEMO_EMAIL]);
+    assert_ok(&output);
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let expected: String = cloud
+        .devices()
+        .iter()
+        .map(|d| {
+            format!(
+                "{}\t{}\t{}\n",
+                d["sn"].as_str().unwrap(),
+                d["name"].as_str().unwrap(),
+                d["totp_key"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(printed, expected);
+
+    let output = valgrind(
+        "list_keys",
+        &[DEMO_EMAIL],
+        &[
+            ("HMX_BASE_URL", cloud.base_url()),
+            ("HMX_CA_FILE", cloud.ca_file().to_str().unwrap()),
+            ("HMX_PASSWORD", "wrong"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("HMX_STATUS_AUTH: login rejected"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn fetch_and_lookups() {
+    let cloud = MockCloud::start().unwrap();
+    assert_ok(&in_cloud(&cloud, "test_hmx", &["fetch", "5"]));
+    assert_eq!(cloud.stats().connections, 1);
+}
+
+#[test]
+fn one_client_eight_threads() {
+    let cloud = MockCloud::builder()
+        .devices(demo_devices(12))
+        .page_size(5)
+        .start()
+        .unwrap();
+    assert_ok(&in_cloud(&cloud, "test_hmx", &["threads", "12"]));
+}
+
+#[test]
+fn misuse_and_panics() {
+    let cloud = MockCloud::start().unwrap();
+    assert_ok(&in_cloud(&cloud, "test_hmx", &["misuse"]));
+    assert_ok(&in_cloud(&cloud, "test_hmx", &["panic"]));
+}
+
+#[test]
+fn header_compiles_as_cpp() {
+    let output = Command::new(c_dir().join("header_check")).output().unwrap();
+    assert_ok(&output);
+}
+
+fn expect_status(builder: MockCloudBuilder, status: &str, timeout_ms: &str) {
+    let cloud = builder.start().unwrap();
+    let output = in_cloud(&cloud, "test_hmx", &["status", status, timeout_ms]);
+    assert_ok(&output);
+}
+
+#[test]
+fn statuses_from_the_cloud() {
+    let cases = [
+        (
+            Route::Login,
+            Fault::status(400, r#"{"non_field_errors":["Unable to log in."]}"#),
+            "HMX_STATUS_AUTH",
+        ),
+        (
+            Route::DevicePage(2),
+            Fault::status(401, r#"{"detail":"Invalid token."}"#),
+            "HMX_STATUS_AUTH",
+        ),
+        (
+            Route::Login,
+            Fault::status(429, ""),
+            "HMX_STATUS_RATE_LIMITED",
+        ),
+        (
+            Route::DevicePage(1),
+            Fault::status(500, "<html></html>"),
+            "HMX_STATUS_HTTP",
+        ),
+        (
+            Route::DevicePage(1),
+            Fault::Redirect("https://elsewhere.invalid/".into()),
+            "HMX_STATUS_HTTP",
+        ),
+        (
+            Route::DevicePage(1),
+            Fault::Body(b"garbage".to_vec()),
+            "HMX_STATUS_PROTOCOL",
+        ),
+        (Route::Login, Fault::Hang, "HMX_STATUS_TIMEOUT"),
+    ];
+    for (route, fault, status) in cases {
+        // valgrind makes TLS slow: only the hang gets a short timeout.
+        let timeout_ms = if status == "HMX_STATUS_TIMEOUT" {
+            "1500"
+        } else {
+            "20000"
+        };
+        expect_status(MockCloud::builder().fault(route, fault), status, timeout_ms);
+    }
+}
+
+#[test]
+fn statuses_from_the_transport() {
+    // Public roots do not know the stand-in's CA.
+    let cloud = MockCloud::start().unwrap();
+    let output = valgrind(
+        "test_hmx",
+        &["status", "HMX_STATUS_TLS", "20000"],
+        &[("HMX_BASE_URL", cloud.base_url())],
+    );
+    assert_ok(&output);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let closed = format!("https://127.0.0.1:{port}");
+    let output = valgrind(
+        "test_hmx",
+        &["status", "HMX_STATUS_NETWORK", "20000"],
+        &[("HMX_BASE_URL", &closed)],
+    );
+    assert_ok(&output);
+}
