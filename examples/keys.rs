@@ -1,11 +1,12 @@
 //! Prints the devices of an account with their TOTP keys: the main job hmx does.
 //!
-//!     cargo run --example keys -- [--base-url URL] [--ca-file PEM] [--serial SN] [--json] EMAIL
+//!     cargo run --example keys -- [--base-url URL] [--ca-file PEM] [--serial SN] [--json] [--codes] EMAIL
 //!     cargo run --features test-util --example keys -- --demo
 //!
 //! The password comes from HMX_PASSWORD, else a no-echo prompt on a terminal,
 //! else the first line of stdin; never from an argument (other users can read
-//! a process's arguments). Exit codes: 0 ok, 2 usage or bad argument, 3 auth,
+//! a process's arguments). `--codes` adds each device's current local-API
+//! token (CODE; `code` and `valid_for` seconds in JSON). Exit codes: 0 ok, 2 usage or bad argument, 3 auth,
 //! 4 network/timeout/tls, 5 http/protocol/rate limited, 6 no such device.
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -15,8 +16,9 @@ use hmx::{Client, Device, ErrorKind};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-const USAGE: &str = "usage: keys [--base-url URL] [--ca-file PEM] [--serial SN] [--json] EMAIL
-       keys --demo [--serial SN] [--json]
+const USAGE: &str =
+    "usage: keys [--base-url URL] [--ca-file PEM] [--serial SN] [--json] [--codes] EMAIL
+       keys --demo [--serial SN] [--json] [--codes]
 password: HMX_PASSWORD, else prompted (terminal), else the first line of stdin";
 
 #[derive(Default)]
@@ -25,6 +27,7 @@ struct Args {
     ca_file: Option<String>,
     serial: Option<String>,
     json: bool,
+    codes: bool,
     demo: bool,
     email: Option<String>,
 }
@@ -39,6 +42,7 @@ fn parse_args() -> Result<Args, String> {
             "--ca-file" => args.ca_file = Some(value("--ca-file")?),
             "--serial" => args.serial = Some(value("--serial")?),
             "--json" => args.json = true,
+            "--codes" => args.codes = true,
             "--demo" => args.demo = true,
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
@@ -98,12 +102,35 @@ fn set_echo(on: bool) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn print_devices(devices: &[&Device], as_json: bool) {
+/// The current token of each device and how long it stays valid, all for one instant.
+struct Codes {
+    device_time: u32,
+}
+
+impl Codes {
+    fn of(&self, d: &Device) -> Option<String> {
+        let key = d.totp_key.as_ref()?;
+        Some(hmx::totp::code(key.as_bytes(), self.device_time).to_string())
+    }
+
+    fn valid_for(&self) -> u32 {
+        hmx::totp::seconds_left(self.device_time)
+    }
+}
+
+fn print_devices(devices: &[&Device], as_json: bool, codes: Option<&Codes>) {
     let key = |d: &Device| d.totp_key.as_ref().map(|k| k.as_str().to_string());
     if as_json {
         let rows: Vec<_> = devices
             .iter()
-            .map(|d| json!({"id": d.id, "sn": d.sn, "name": d.name, "totp_key": key(d)}))
+            .map(|d| {
+                let mut row = json!({"id": d.id, "sn": d.sn, "name": d.name, "totp_key": key(d)});
+                if let Some(c) = codes {
+                    row["code"] = json!(c.of(d));
+                    row["valid_for"] = json!(c.valid_for());
+                }
+                row
+            })
             .collect();
         println!(
             "{}",
@@ -111,38 +138,52 @@ fn print_devices(devices: &[&Device], as_json: bool) {
         );
         return;
     }
-    let mut rows = vec![[
+    let mut header = vec![
         "ID".to_string(),
         "SERIAL".into(),
         "NAME".into(),
         "TOTP_KEY".into(),
-    ]];
+    ];
+    if codes.is_some() {
+        header.push("CODE".into());
+    }
+    let mut rows = vec![header];
     for d in devices {
-        rows.push([
+        let mut row = vec![
             d.id.to_string(),
             d.sn.clone(),
             d.name.clone(),
             key(d).unwrap_or("-".into()),
-        ]);
+        ];
+        if let Some(c) = codes {
+            row.push(c.of(d).unwrap_or("-".into()));
+        }
+        rows.push(row);
     }
-    let width = |col: usize| {
-        rows.iter()
-            .map(|r| r[col].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let widths = [width(0), width(1), width(2)];
+    let columns = rows[0].len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|col| {
+            rows.iter()
+                .map(|r| r[col].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     for r in &rows {
-        let pad = |col: usize| " ".repeat(widths[col] - r[col].chars().count());
-        println!(
-            "{}{}  {}{}  {}{}  {}",
-            r[0],
-            pad(0),
-            r[1],
-            pad(1),
-            r[2],
-            pad(2),
-            r[3]
+        let mut line = String::new();
+        for (col, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if col + 1 < columns {
+                line.push_str(&" ".repeat(widths[col] - cell.chars().count() + 2));
+            }
+        }
+        println!("{line}");
+    }
+    if let Some(c) = codes {
+        eprintln!(
+            "codes for device time {}: valid for {} more s",
+            c.device_time,
+            c.valid_for()
         );
     }
 }
@@ -219,7 +260,10 @@ fn run(args: Args) -> Result<(), (u8, String)> {
         },
         None => devices.iter().collect(),
     };
-    print_devices(&shown, args.json);
+    let codes = args.codes.then(|| Codes {
+        device_time: hmx::totp::device_time_now(),
+    });
+    print_devices(&shown, args.json, codes.as_ref());
     Ok(())
 }
 

@@ -12,6 +12,21 @@
 #include <stdint.h>
 
 /*
+ Digits in a device token.
+ */
+#define DIGITS 9
+
+/*
+ Seconds a token is valid.
+ */
+#define PERIOD 30
+
+/*
+ 2000-01-01T00:00:00Z as Unix time: the device clock's zero.
+ */
+#define DEVICE_EPOCH_UNIX 946684800
+
+/*
  The major version, as in `Cargo.toml` (checked by a test).
  */
 #define HMX_VERSION_MAJOR 0
@@ -25,6 +40,11 @@
  The patch version, as in `Cargo.toml` (checked by a test).
  */
 #define HMX_VERSION_PATCH 0
+
+/*
+ Digits in a device token; `hmx_totp` needs a buffer of at least this plus one.
+ */
+#define HMX_TOTP_DIGITS 9
 
 /*
  The result of every fallible hmx function. The values are stable.
@@ -216,6 +236,43 @@ enum hmx_status hmx_find_device(const struct hmx_device_list *list,
  that newer object is freed: do not free twice on purpose.
  */
 void hmx_free(void *ptr);
+
+/*
+ Writes the 9-digit token for `device_time` (seconds since
+ 2000-01-01T00:00:00Z) under `totp_key` (its bytes as given, not base32) into
+ `code_buf`, NUL-terminated. `code_len` must be at least 10. Allocates nothing.
+
+ # Safety
+ `totp_key` NULL or NUL-terminated; `code_buf` NULL or `code_len` writable bytes.
+ */
+enum hmx_status hmx_totp(const char *totp_key,
+                         uint32_t device_time,
+                         char *code_buf,
+                         size_t code_len);
+
+/*
+ Device time from this machine's clock: seconds since 2000-01-01T00:00:00Z
+ (0 if the clock is before 2000).
+ */
+uint32_t hmx_device_time_now(void);
+
+/*
+ Builds the signed body for the device's local API:
+ `{"sn":..,"time":"<device_time>","auth":"<token>", <data_json's members>}`.
+ `data_json` must be a JSON object without `sn`, `time` or `auth`. On
+ success `*body_out` is a string to free with `hmx_free`.
+
+ # Safety
+ Strings NULL or NUL-terminated; `body_out` NULL or writable; `err_buf`
+ NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_sign_request(const char *totp_key,
+                                 const char *sn,
+                                 uint32_t device_time,
+                                 const char *data_json,
+                                 char **body_out,
+                                 char *err_buf,
+                                 size_t err_len);
 
 #ifdef __cplusplus
 }  // extern "C"

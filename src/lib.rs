@@ -20,8 +20,10 @@
 mod client;
 mod device;
 mod error;
+pub mod local;
 mod origin;
 mod secret;
+pub mod totp;
 
 mod ffi;
 
@@ -41,3 +43,8 @@ pub const TERNEO_URL: &str = "https://my.hmarex.com";
 pub const WELROK_URL: &str = "https://app.welrok.com";
 /// This library's version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

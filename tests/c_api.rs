@@ -258,3 +258,23 @@ fn statuses_from_the_transport() {
     );
     assert_ok(&output);
 }
+
+#[test]
+fn totp_and_signed_bodies_equal_rust() {
+    let data = r#"{"par":[[125,7,"0"],[114,7,"1"]]}"#;
+    for (key, time) in [
+        ("BW4ERXAJXXXXXXXX", 634_929_122u32),
+        ("AAD4EXAJX4E8A8XT", 0),
+        ("Ключ", u32::MAX),
+    ] {
+        let code = hmx::totp::code(key.as_bytes(), time).to_string();
+        let sn = "058016000543464839373520000159";
+        let body = hmx::local::sign_request(key.as_bytes(), sn, time, data).unwrap();
+        let output = valgrind(
+            "test_hmx",
+            &["totp", key, &time.to_string(), &code, sn, data, &body],
+            &[],
+        );
+        assert_ok(&output);
+    }
+}

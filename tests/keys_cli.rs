@@ -144,3 +144,40 @@ fn demo_runs_without_network_or_account() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("4 requests over 1 connection(s)"));
 }
+
+#[test]
+fn codes_are_the_current_tokens() {
+    let cloud = MockCloud::start().unwrap();
+    let before = hmx::totp::device_time_now();
+    let out = keys(
+        &cloud,
+        &["--json", "--codes", DEMO_EMAIL],
+        Some(DEMO_PASSWORD),
+        "",
+    );
+    let after = hmx::totp::device_time_now();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (row, device) in rows.as_array().unwrap().iter().zip(cloud.devices()) {
+        let key = device["totp_key"].as_str().unwrap().as_bytes();
+        let possible = [
+            hmx::totp::code(key, before).to_string(),
+            hmx::totp::code(key, after).to_string(),
+        ];
+        assert!(
+            possible.contains(&row["code"].as_str().unwrap().to_string()),
+            "{row}"
+        );
+        let valid_for = row["valid_for"].as_u64().unwrap();
+        assert!((1..=30).contains(&valid_for));
+    }
+    let out = keys(&cloud, &["--codes", DEMO_EMAIL], Some(DEMO_PASSWORD), "");
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.lines().next().unwrap().ends_with("CODE"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more s"));
+}

@@ -10,6 +10,7 @@ mod status;
 mod client;
 mod device;
 mod handles;
+mod totp;
 
 use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};

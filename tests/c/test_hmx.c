@@ -7,6 +7,8 @@
  *   test_hmx status NAME [MS]  a fetch that must fail with status NAME
  *   test_hmx misuse            NULLs, invalid UTF-8, tiny err_len, bad frees
  *   test_hmx panic             the test-only panicking entry point
+ *   test_hmx totp KEY TIME CODE SN DATA BODY
+ *                              hmx_totp and hmx_sign_request give CODE and BODY
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "hmx.h"
 
@@ -257,6 +260,45 @@ static int scenario_misuse(void) {
     return 0;
 }
 
+static int scenario_totp(char **v) {
+    const char *key = v[0], *code = v[2], *sn = v[3], *data = v[4], *body_want = v[5];
+    uint32_t device_time = (uint32_t)strtoul(v[1], NULL, 10);
+    char buf[HMX_TOTP_DIGITS + 1];
+    memset(buf, 'x', sizeof buf);
+    CHECK_STATUS(hmx_totp(key, device_time, buf, sizeof buf), HMX_STATUS_OK);
+    CHECK(strcmp(buf, code) == 0);
+    CHECK_STATUS(hmx_totp(key, device_time, buf, HMX_TOTP_DIGITS), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_totp(NULL, device_time, buf, sizeof buf), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_totp(key, device_time, NULL, sizeof buf), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_totp("\xff", device_time, buf, sizeof buf), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(strcmp(buf, code) == 0); /* untouched by the failures */
+
+    char err[256];
+    char *body = NULL;
+    CHECK_STATUS(hmx_sign_request(key, sn, device_time, data, &body, err, sizeof err), HMX_STATUS_OK);
+    CHECK(err[0] == '\0' && strcmp(body, body_want) == 0);
+    hmx_free(body); /* wiped */
+    char untouched = 0;
+    body = &untouched;
+    CHECK_STATUS(hmx_sign_request(key, sn, device_time, "[1]", &body, err, sizeof err),
+                 HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(err, "JSON object") != NULL);
+    CHECK_STATUS(hmx_sign_request(key, sn, device_time, "{\"auth\":\"1\"}", &body, err, sizeof err),
+                 HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_sign_request(NULL, sn, device_time, data, &body, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_sign_request(key, NULL, device_time, data, &body, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_sign_request(key, sn, device_time, NULL, &body, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_sign_request(key, sn, device_time, "{\xff}", &body, NULL, 0), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_sign_request(key, sn, device_time, data, NULL, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(body == &untouched);
+
+    long long now = (long long)time(NULL) - 946684800LL;
+    long long diff = (long long)hmx_device_time_now() - now;
+    CHECK(diff >= -5 && diff <= 5);
+    printf("%s %s\n", buf, body_want);
+    return 0;
+}
+
 static int scenario_panic(void) {
 #if defined(HMX_TEST_UTIL)
     char err[128];
@@ -285,6 +327,9 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "misuse") == 0) {
         return scenario_misuse();
+    }
+    if (strcmp(argv[1], "totp") == 0 && argc == 8) {
+        return scenario_totp(argv + 2);
     }
     if (strcmp(argv[1], "panic") == 0) {
         return scenario_panic();

@@ -1,0 +1,43 @@
+//! Request bodies for the thermostat's local API (`POST http://<device>/api.cgi`), signed with a TOTP token.
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::totp;
+
+/// The body a device with LAN locking on expects: `sn`, `time` (device time,
+/// as a string) and `auth` (the token, as a string) first, then `data`'s
+/// members in their order.
+///
+/// `data` must be a JSON object without `sn`, `time` or `auth` members, else
+/// [`ErrorKind::InvalidArgument`](crate::ErrorKind); so must `sn` be non-empty.
+///
+/// ```
+/// let body = hmx::local::sign_request(b"BW4ERXAJXXXXXXXX", "058016000543464839373520000159",
+///                                     634_929_122, r#"{"par":[[125,7,"0"]]}"#)?;
+/// assert!(body.starts_with(r#"{"sn":"058016000543464839373520000159","time":"634929122","auth":""#));
+/// assert!(body.ends_with(r#"","par":[[125,7,"0"]]}"#));
+/// # Ok::<(), hmx::Error>(())
+/// ```
+pub fn sign_request(key: &[u8], sn: &str, device_time: u32, data: &str) -> Result<String, Error> {
+    if sn.trim().is_empty() {
+        return Err(Error::invalid("sn is empty"));
+    }
+    let data: Map<String, Value> = serde_json::from_str(data)
+        .map_err(|e| Error::invalid(format!("data must be a JSON object: {e}")))?;
+    if let Some(reserved) = ["sn", "time", "auth"]
+        .into_iter()
+        .find(|k| data.contains_key(*k))
+    {
+        return Err(Error::invalid(format!(
+            "data must not have a `{reserved}` member: hmx sets it"
+        )));
+    }
+    let mut body = Map::with_capacity(data.len() + 3);
+    body.insert("sn".into(), Value::String(sn.to_string()));
+    body.insert("time".into(), Value::String(device_time.to_string()));
+    let code = totp::code(key, device_time);
+    body.insert("auth".into(), Value::String(code.to_string()));
+    body.extend(data);
+    Ok(Value::Object(body).to_string())
+}
