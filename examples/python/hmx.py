@@ -1,0 +1,392 @@
+"""hmx for Python: TOTP keys of Terneo and Welrok thermostats, through libhmx.
+
+One stdlib-only module (ctypes) over the hmx C library::
+
+    import hmx
+    with hmx.Client() as client:                      # https://my.hmarex.com
+        token = client.login("you@example.com", "secret")
+        for device in client.list_devices(token):
+            print(device.sn, device.name, device.totp_key)
+    print(hmx.totp(device.totp_key))                  # 9-digit local-API token
+
+The library is looked for in this order: the path in ``HMX_LIB``; next to this
+module; ``target/release`` then ``target/debug`` of the repository this file
+sits in; ``ctypes.util.find_library("hmx")``.
+
+Secrets: libhmx wipes the token, the keys and every response buffer when it
+frees them, but Python strings cannot be wiped. Tokens and keys handed to
+Python (``str`` values returned here, ``Device.totp_key``) live in memory
+until they are garbage-collected, and the password you pass in is yours to
+handle. ``repr(Device)`` does not show the key.
+
+Errors: every failing call raises a subclass of :class:`HmxError` carrying
+the library's status code, status name and message. Wrong argument types
+raise :class:`TypeError` before anything reaches the library.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+__all__ = [
+    "version", "Client", "Device", "fetch_devices", "find_device", "totp",
+    "device_time_now", "sign_request", "HmxError", "InvalidArgumentError",
+    "AuthError", "RateLimitedError", "NetworkError", "HmxTimeoutError",
+    "TlsError", "HttpError", "ProtocolError", "NotFoundError", "PanicError",
+    "TOTP_DIGITS",
+]
+
+TOTP_DIGITS = 9
+_ERR_LEN = 1024
+
+
+# ---------------------------------------------------------------- errors
+
+class HmxError(Exception):
+    """A failure reported by libhmx: ``status`` (int), ``name`` and ``message``."""
+
+    status = -1
+    name = "HMX_STATUS_UNKNOWN"
+
+    def __init__(self, message: str, status: Optional[int] = None, name: Optional[str] = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if name is not None:
+            self.name = name
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.message}"
+
+
+class InvalidArgumentError(HmxError, ValueError):
+    """An unusable argument: bad URL or PEM, NUL in a string, value out of range."""
+    status, name = 1, "HMX_STATUS_INVALID_ARGUMENT"
+
+
+class AuthError(HmxError):
+    """The cloud refused the credentials (login) or the token (device list)."""
+    status, name = 2, "HMX_STATUS_AUTH"
+
+
+class RateLimitedError(HmxError):
+    """The cloud answered 429 Too Many Requests."""
+    status, name = 3, "HMX_STATUS_RATE_LIMITED"
+
+
+class NetworkError(HmxError):
+    """DNS failure, connection refused, reset or dropped."""
+    status, name = 4, "HMX_STATUS_NETWORK"
+
+
+class HmxTimeoutError(HmxError, TimeoutError):
+    """A connect or request timeout expired."""
+    status, name = 5, "HMX_STATUS_TIMEOUT"
+
+
+class TlsError(HmxError):
+    """Certificate verification or the TLS handshake failed."""
+    status, name = 6, "HMX_STATUS_TLS"
+
+
+class HttpError(HmxError):
+    """An unexpected HTTP status, including any redirect."""
+    status, name = 7, "HMX_STATUS_HTTP"
+
+
+class ProtocolError(HmxError):
+    """The answer broke the protocol: not JSON, wrong shape, too large, foreign link."""
+    status, name = 8, "HMX_STATUS_PROTOCOL"
+
+
+class NotFoundError(HmxError, LookupError):
+    """The device looked for is not in the list."""
+    status, name = 9, "HMX_STATUS_NOT_FOUND"
+
+
+class PanicError(HmxError):
+    """libhmx caught an internal panic. Please report it."""
+    status, name = 10, "HMX_STATUS_PANIC"
+
+
+_ERRORS = {cls.status: cls for cls in (
+    InvalidArgumentError, AuthError, RateLimitedError, NetworkError, HmxTimeoutError,
+    TlsError, HttpError, ProtocolError, NotFoundError, PanicError)}
+
+
+# ---------------------------------------------------------------- the library
+
+class _Device(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_int64), ("sn", ctypes.c_void_p),
+                ("name", ctypes.c_void_p), ("totp_key", ctypes.c_void_p)]
+
+
+class _DeviceList(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_size_t), ("items", ctypes.POINTER(_Device))]
+
+
+def _candidates() -> List[str]:
+    here = Path(__file__).resolve().parent
+    names = ["libhmx.so", "libhmx.so.0", "libhmx.dylib", "hmx.dll"]
+    places = []
+    if os.environ.get("HMX_LIB"):
+        places.append(os.environ["HMX_LIB"])
+    places += [str(here / n) for n in names]
+    repo = here.parent.parent
+    for profile in ("release", "debug"):
+        places += [str(repo / "target" / profile / n) for n in names]
+    return places
+
+
+def _load() -> ctypes.CDLL:
+    tried = []
+    for place in _candidates():
+        tried.append(place)
+        if os.path.exists(place):
+            return ctypes.CDLL(place)
+    found = ctypes.util.find_library("hmx")
+    tried.append(f'ctypes.util.find_library("hmx") ({found or "nothing"})')
+    if found:
+        try:
+            return ctypes.CDLL(found)
+        except OSError as e:
+            tried[-1] += f": {e}"
+    raise ImportError("libhmx not found (build it with `cargo build --release`); tried: "
+                      + ", ".join(tried))
+
+
+_lib = _load()
+
+_c = ctypes
+_status = _c.c_int
+for _name, _args, _res in [
+    ("hmx_version", [], _c.c_void_p),
+    ("hmx_status_name", [_c.c_int], _c.c_void_p),
+    ("hmx_client_new", [_c.c_char_p, _c.c_uint32, _c.c_char_p, _c.POINTER(_c.c_void_p),
+                        _c.c_char_p, _c.c_size_t], _status),
+    ("hmx_login", [_c.c_void_p, _c.c_char_p, _c.c_char_p, _c.POINTER(_c.c_void_p),
+                   _c.c_char_p, _c.c_size_t], _status),
+    ("hmx_list_devices", [_c.c_void_p, _c.c_char_p, _c.POINTER(_c.c_void_p),
+                          _c.c_char_p, _c.c_size_t], _status),
+    ("hmx_find_device", [_c.c_void_p, _c.c_char_p, _c.POINTER(_c.c_void_p)], _status),
+    ("hmx_free", [_c.c_void_p], None),
+    ("hmx_totp", [_c.c_char_p, _c.c_uint32, _c.c_char_p, _c.c_size_t], _status),
+    ("hmx_device_time_now", [], _c.c_uint32),
+    ("hmx_sign_request", [_c.c_char_p, _c.c_char_p, _c.c_uint32, _c.c_char_p,
+                          _c.POINTER(_c.c_void_p), _c.c_char_p, _c.c_size_t], _status),
+]:
+    try:
+        _fn = getattr(_lib, _name)
+    except AttributeError:
+        raise ImportError(f"{_lib._name} lacks {_name}: it is older than this module; "
+                          "rebuild it with `cargo build --release`") from None
+    _fn.argtypes = _args
+    _fn.restype = _res
+
+
+def _static_string(ptr: Optional[int]) -> str:
+    return ctypes.string_at(ptr).decode("utf-8") if ptr else ""
+
+
+def _take_string(ptr: ctypes.c_void_p) -> str:
+    """Copies a string hmx allocated, then frees (and so wipes) hmx's copy."""
+    try:
+        return ctypes.string_at(ptr.value).decode("utf-8")
+    finally:
+        _lib.hmx_free(ptr)
+
+
+def _check(status: int, err: Optional[ctypes.Array] = None) -> None:
+    """Raises the HmxError subclass for a status other than 0."""
+    if status == 0:
+        return
+    message = err.value.decode("utf-8", "replace") if err is not None else ""
+    cls = _ERRORS.get(status, HmxError)
+    raise cls(message or "failed", status, _static_string(_lib.hmx_status_name(status)))
+
+
+def _text(value: Any, what: str, optional: bool = False) -> Optional[bytes]:
+    """A str argument as NUL-terminated UTF-8; TypeError for other types."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be str{' or None' if optional else ''}, "
+                        f"not {type(value).__name__}")
+    if "\0" in value:
+        raise InvalidArgumentError(f"{what} contains a NUL character")
+    return value.encode("utf-8", "surrogatepass")
+
+
+def _device_time(value: Optional[int]) -> int:
+    if value is None:
+        return device_time_now()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"device_time must be int or None, not {type(value).__name__}")
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise InvalidArgumentError("device_time must be 0 to 4294967295")
+    return value
+
+
+# ---------------------------------------------------------------- API
+
+def version() -> str:
+    """The libhmx version, e.g. ``"0.1.0"``."""
+    return _static_string(_lib.hmx_version())
+
+
+@dataclass(frozen=True)
+class Device:
+    """One thermostat of the account. ``totp_key`` is None when the cloud has none."""
+    id: int
+    sn: str
+    name: str
+    totp_key: Optional[str] = field(default=None, repr=False)
+
+
+class Client:
+    """A connection to one cloud; share it between threads freely.
+
+    ``base_url`` defaults to ``https://my.hmarex.com`` (https only, or http for
+    loopback hosts); ``timeout`` (seconds) bounds each request, connecting
+    included (default 10 s to connect, 30 s a request); ``root_ca_pem`` (PEM
+    text or bytes) replaces the public roots. Use as a context manager or
+    call :meth:`close`.
+    """
+
+    def __init__(self, base_url: Optional[str] = None, timeout: Optional[float] = None,
+                 root_ca_pem: Union[str, bytes, None] = None):
+        url = _text(base_url, "base_url", optional=True)
+        if timeout is None:
+            timeout_ms = 0
+        elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+        elif not (timeout > 0 and math.isfinite(timeout) and timeout * 1000 <= 0xFFFFFFFF):
+            raise InvalidArgumentError("timeout must be more than 0 and at most 4294967 seconds")
+        else:
+            timeout_ms = max(1, math.ceil(timeout * 1000))
+        if isinstance(root_ca_pem, str):
+            pem = _text(root_ca_pem, "root_ca_pem")
+        elif isinstance(root_ca_pem, (bytes, bytearray)):
+            if b"\0" in root_ca_pem:
+                raise InvalidArgumentError("root_ca_pem contains a NUL byte")
+            pem = bytes(root_ca_pem)
+        elif root_ca_pem is None:
+            pem = None
+        else:
+            raise TypeError(f"root_ca_pem must be str, bytes or None, not {type(root_ca_pem).__name__}")
+        self._ptr: Optional[int] = None
+        handle = ctypes.c_void_p()
+        err = ctypes.create_string_buffer(_ERR_LEN)
+        _check(_lib.hmx_client_new(url, timeout_ms, pem, ctypes.byref(handle), err, _ERR_LEN), err)
+        self._ptr = handle.value
+
+    def _handle(self) -> int:
+        if self._ptr is None:
+            raise InvalidArgumentError("the client is closed")
+        return self._ptr
+
+    def login(self, email: str, password: str) -> str:
+        """Logs in and returns the session token."""
+        email_b, password_b = _text(email, "email"), _text(password, "password")
+        token = ctypes.c_void_p()
+        err = ctypes.create_string_buffer(_ERR_LEN)
+        _check(_lib.hmx_login(self._handle(), email_b, password_b, ctypes.byref(token), err, _ERR_LEN), err)
+        return _take_string(token)
+
+    def list_devices(self, token: str) -> List[Device]:
+        """Every device on every page, in the cloud's order."""
+        token_b = _text(token, "token")
+        handle = ctypes.c_void_p()
+        err = ctypes.create_string_buffer(_ERR_LEN)
+        _check(_lib.hmx_list_devices(self._handle(), token_b, ctypes.byref(handle), err, _ERR_LEN), err)
+        try:
+            listing = ctypes.cast(handle, ctypes.POINTER(_DeviceList)).contents
+            return [Device(id=d.id, sn=_static_string(d.sn), name=_static_string(d.name),
+                           totp_key=_static_string(d.totp_key) if d.totp_key else None)
+                    for d in (listing.items[i] for i in range(listing.len))]
+        finally:
+            _lib.hmx_free(handle)
+
+    def close(self) -> None:
+        """Frees the client; later calls raise InvalidArgumentError. Safe to repeat."""
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            _lib.hmx_free(ptr)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_ptr", None) is not None:
+            self.close()
+
+
+def fetch_devices(email: str, password: str, **client_kwargs: Any) -> List[Device]:
+    """Logs in and lists the devices with a client made from ``client_kwargs``."""
+    _text(email, "email"), _text(password, "password")
+    with Client(**client_kwargs) as client:
+        return client.list_devices(client.login(email, password))
+
+
+def _fold(s: str) -> str:
+    return s.strip().translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def find_device(devices: Iterable[Device], sn: str) -> Device:
+    """The device whose serial is ``sn``, compared as libhmx does: trimmed,
+    ASCII case-insensitive. Raises NotFoundError when there is none."""
+    wanted = _fold(_text(sn, "sn").decode("utf-8"))
+    for device in devices:
+        if _fold(device.sn) == wanted:
+            return device
+    raise NotFoundError(f"no device with serial {sn.strip()!r}")
+
+
+def device_time_now() -> int:
+    """Seconds since 2000-01-01T00:00:00Z by this machine's clock."""
+    return int(_lib.hmx_device_time_now())
+
+
+def totp(totp_key: str, device_time: Optional[int] = None) -> str:
+    """The 9-digit local-API token for ``device_time`` (default: now)."""
+    key = _text(totp_key, "totp_key")
+    when = _device_time(device_time)
+    buf = ctypes.create_string_buffer(TOTP_DIGITS + 1)
+    _check(_lib.hmx_totp(key, when, buf, len(buf)))
+    return buf.value.decode("ascii")
+
+
+def sign_request(totp_key: str, sn: str, data: Union[Dict[str, Any], str],
+                 device_time: Optional[int] = None) -> str:
+    """The signed local-API body: sn, time and auth first, then ``data``'s
+    members in order. ``data`` is a dict or a JSON object text without
+    ``sn``, ``time`` or ``auth``."""
+    key, sn_b = _text(totp_key, "totp_key"), _text(sn, "sn")
+    if isinstance(data, dict):
+        data = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    data_b = _text(data, "data")
+    when = _device_time(device_time)
+    body = ctypes.c_void_p()
+    err = ctypes.create_string_buffer(_ERR_LEN)
+    _check(_lib.hmx_sign_request(key, sn_b, when, data_b, ctypes.byref(body), err, _ERR_LEN), err)
+    return _take_string(body)
+
+
+if __name__ == "__main__":
+    print(version())
+    sys.exit(0)

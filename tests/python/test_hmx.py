@@ -1,0 +1,256 @@
+"""The Python module over libhmx, against the stand-in cloud process.
+
+Run by tests/python.rs (so by `cargo test --all-features`), which sets
+HMX_LIB, HMX_MOCK_CLOUD, HMX_EXPECT_VERSION and HMX_EXPECT_TOTP.
+"""
+
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "examples" / "python"))
+import hmx  # noqa: E402
+
+EMAIL, PASSWORD = "demo@hmx.invalid", "demo-password"
+
+
+class Cloud:
+    """The `mock_cloud` example as a process; stops when its stdin closes."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen([os.environ["HMX_MOCK_CLOUD"], *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        env = dict(self.proc.stdout.readline().strip().split("=", 1) for _ in range(2))
+        self.base_url, self.ca_file = env["HMX_BASE_URL"], env["HMX_CA_FILE"]
+        self.pem = Path(self.ca_file).read_text()
+
+    def client(self, **kwargs) -> hmx.Client:
+        return hmx.Client(base_url=self.base_url, root_ca_pem=self.pem, **kwargs)
+
+    def fetch(self, **kwargs):
+        return hmx.fetch_devices(EMAIL, PASSWORD, base_url=self.base_url, root_ca_pem=self.pem, **kwargs)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+
+
+class Fetching(unittest.TestCase):
+    def test_version(self):
+        self.assertEqual(hmx.version(), os.environ["HMX_EXPECT_VERSION"])
+
+    def test_fetch_every_page(self):
+        with Cloud("--devices", "7", "--page-size", "3") as cloud:
+            devices = cloud.fetch()
+        self.assertEqual(len(devices), 7)
+        self.assertEqual([d.id for d in devices], list(range(18801, 18808)))
+        self.assertEqual(devices[3].name, "Детская")
+        for d in devices:
+            self.assertIsInstance(d, hmx.Device)
+            self.assertEqual((len(d.sn), len(d.totp_key)), (30, 16))
+            self.assertNotIn(d.totp_key, repr(d))
+        with self.assertRaises(dataclasses.FrozenInstanceError):
+            devices[0].name = "x"
+
+    def test_find_device(self):
+        with Cloud() as cloud:
+            devices = cloud.fetch()
+        wanted = devices[2]
+        self.assertIs(hmx.find_device(devices, f"  {wanted.sn.lower()}\n"), wanted)
+        with self.assertRaises(hmx.NotFoundError) as caught:
+            hmx.find_device(devices, "nope")
+        self.assertIsInstance(caught.exception, LookupError)
+        self.assertEqual(caught.exception.name, "HMX_STATUS_NOT_FOUND")
+        # ASCII-only case folding, as libhmx compares.
+        self.assertRaises(hmx.NotFoundError, hmx.find_device, [hmx.Device(1, "ä", "")], "Ä")
+
+    def test_client_lifecycle(self):
+        with Cloud() as cloud:
+            with cloud.client(timeout=5) as client:
+                token = client.login(EMAIL, PASSWORD)
+                self.assertEqual(len(token), 40)
+                self.assertEqual(len(client.list_devices(token)), 5)
+            client.close()
+            with self.assertRaises(hmx.InvalidArgumentError):
+                client.login(EMAIL, PASSWORD)
+
+    def test_eight_threads_share_one_client(self):
+        with Cloud("--devices", "12", "--page-size", "5") as cloud, cloud.client() as client:
+            expected = client.list_devices(client.login(EMAIL, PASSWORD))
+            results, errors = [], []
+
+            def work():
+                try:
+                    for _ in range(3):
+                        results.append(client.list_devices(client.login(EMAIL, PASSWORD)))
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append(e)
+
+            threads = [threading.Thread(target=work) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(results), 24)
+        self.assertTrue(all(r == expected for r in results))
+
+
+class Errors(unittest.TestCase):
+    def assertRaisesHmx(self, cls, fn, *args, **kwargs):
+        with self.assertRaises(cls) as caught:
+            fn(*args, **kwargs)
+        e = caught.exception
+        self.assertIs(type(e), cls)
+        self.assertEqual(e.status, cls.status)
+        self.assertEqual(e.name, cls.name)
+        self.assertTrue(e.message)
+        self.assertNotIn(PASSWORD, str(e))
+        return e
+
+    def test_auth(self):
+        with Cloud() as cloud:
+            e = self.assertRaisesHmx(hmx.AuthError, hmx.fetch_devices, EMAIL, "wrong",
+                                     base_url=cloud.base_url, root_ca_pem=cloud.pem)
+            self.assertIn("Unable to log in", e.message)
+        with Cloud("--fault", "devices=401") as cloud:
+            self.assertRaisesHmx(hmx.AuthError, cloud.fetch)
+
+    def test_statuses_from_the_cloud(self):
+        for fault, cls in [("login=429", hmx.RateLimitedError), ("devices=500", hmx.HttpError),
+                           ("page2=redirect", hmx.HttpError), ("page1=garbage", hmx.ProtocolError),
+                           ("login=huge", hmx.ProtocolError)]:
+            with self.subTest(fault=fault), Cloud("--fault", fault) as cloud:
+                self.assertRaisesHmx(cls, cloud.fetch)
+
+    def test_timeout(self):
+        with Cloud("--fault", "login=hang") as cloud:
+            e = self.assertRaisesHmx(hmx.HmxTimeoutError, cloud.fetch, timeout=0.5)
+            self.assertIsInstance(e, TimeoutError)
+
+    def test_tls_and_network(self):
+        with Cloud() as cloud:
+            self.assertRaisesHmx(hmx.TlsError, hmx.fetch_devices, EMAIL, PASSWORD, base_url=cloud.base_url)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.assertRaisesHmx(hmx.NetworkError, hmx.fetch_devices, EMAIL, PASSWORD,
+                             base_url=f"https://127.0.0.1:{port}", timeout=5)
+
+    def test_invalid_arguments(self):
+        e = self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.Client, base_url="http://example.com")
+        self.assertIsInstance(e, ValueError)
+        self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.Client, root_ca_pem="no certificate")
+        self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.Client, root_ca_pem=b"a\0b")
+        self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.Client, timeout=0)
+        self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.Client, timeout=float("nan"))
+        with hmx.Client() as client:
+            self.assertRaisesHmx(hmx.InvalidArgumentError, client.login, "a\0b", PASSWORD)
+            self.assertRaisesHmx(hmx.InvalidArgumentError, client.list_devices, "has space")
+        self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.totp, "key", -1)
+        self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.totp, "key", 2 ** 32)
+        self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.sign_request, "key", "sn", "[1]")
+        self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.sign_request, "key", "sn", {"auth": "1"})
+
+    def test_panic(self):
+        lib = hmx._lib
+        lib.hmx_test_panic.argtypes = [hmx.ctypes.c_char_p, hmx.ctypes.c_size_t]
+        lib.hmx_test_panic.restype = hmx.ctypes.c_int
+        err = hmx.ctypes.create_string_buffer(256)
+        self.assertRaisesHmx(hmx.PanicError, hmx._check, lib.hmx_test_panic(err, 256), err)
+
+    def test_wrong_types_fail_before_any_foreign_call(self):
+        calls = []
+
+        class Spy:
+            def __getattr__(self, name):
+                calls.append(name)
+                return getattr(real, name)
+
+        real = hmx._lib
+        with hmx.Client() as client:
+            hmx._lib = Spy()
+            try:
+                cases = [
+                    lambda: hmx.Client(base_url=5), lambda: hmx.Client(timeout="1"),
+                    lambda: hmx.Client(timeout=True), lambda: hmx.Client(root_ca_pem=1),
+                    lambda: client.login(None, PASSWORD), lambda: client.login(EMAIL, b"pw"),
+                    lambda: client.list_devices(b"token"), lambda: hmx.totp(b"key"),
+                    lambda: hmx.totp("key", 1.5), lambda: hmx.totp("key", True),
+                    lambda: hmx.sign_request("key", "sn", 5), lambda: hmx.sign_request("key", 7, "{}"),
+                    lambda: hmx.find_device([], None), lambda: hmx.fetch_devices(1, 2),
+                ]
+                for i, case in enumerate(cases):
+                    with self.subTest(case=i), self.assertRaises(TypeError) as caught:
+                        case()
+                    self.assertNotIsInstance(caught.exception, hmx.ctypes.ArgumentError)
+            finally:
+                hmx._lib = real
+        self.assertEqual(calls, [])
+
+
+class Tokens(unittest.TestCase):
+    def test_equal_to_rust(self):
+        vectors = json.loads(os.environ["HMX_EXPECT_TOTP"])
+        self.assertGreater(len(vectors), 2)
+        for v in vectors:
+            with self.subTest(key=v["key"], time=v["time"]):
+                self.assertEqual(hmx.totp(v["key"], v["time"]), v["code"])
+                self.assertEqual(hmx.sign_request(v["key"], v["sn"], v["data"], v["time"]), v["body"])
+                as_dict = json.loads(v["data"])
+                self.assertEqual(hmx.sign_request(v["key"], v["sn"], as_dict, v["time"]), v["body"])
+
+    def test_now(self):
+        before = hmx.device_time_now()
+        code = hmx.totp("BW4ERXAJXXXXXXXX")
+        after = hmx.device_time_now()
+        self.assertIn(code, {hmx.totp("BW4ERXAJXXXXXXXX", t) for t in (before, after)})
+        self.assertEqual(len(code), hmx.TOTP_DIGITS)
+
+
+class Scripts(unittest.TestCase):
+    def run_list_keys(self, cloud, *args, password=PASSWORD):
+        env = dict(os.environ, HMX_PASSWORD=password)
+        return subprocess.run([sys.executable, str(REPO / "examples/python/list_keys.py"),
+                               "--base-url", cloud.base_url, "--ca-file", cloud.ca_file, *args],
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    def test_list_keys(self):
+        with Cloud() as cloud:
+            out = self.run_list_keys(cloud, "--json", "--codes", EMAIL)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            rows = json.loads(out.stdout)
+            self.assertEqual(len(rows), 5)
+            self.assertEqual(list(rows[0]), ["id", "sn", "name", "totp_key", "code", "valid_for"])
+            self.assertEqual(self.run_list_keys(cloud, EMAIL, password="wrong").returncode, 3)
+            self.assertEqual(self.run_list_keys(cloud, "--serial", "nope", EMAIL).returncode, 6)
+            table = self.run_list_keys(cloud, "--serial", rows[1]["sn"].lower(), EMAIL)
+            self.assertEqual(table.stdout.splitlines()[1].split()[-1], rows[1]["totp_key"])
+
+    def test_library_not_found_names_every_place(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            module = Path(tmp) / "hmx.py"
+            module.write_text((REPO / "examples/python/hmx.py").read_text())
+            env = dict(os.environ, HMX_LIB=str(Path(tmp) / "missing" / "libhmx.so"))
+            out = subprocess.run([sys.executable, "-c", "import hmx"], cwd=tmp, env=env,
+                                 capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("ImportError: libhmx not found", out.stderr)
+        self.assertIn(str(Path(tmp) / "missing" / "libhmx.so"), out.stderr)
+        self.assertIn("find_library", out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
