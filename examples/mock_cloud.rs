@@ -1,6 +1,6 @@
 //! Runs the stand-in cloud as a process, for C, Python and shell users.
 //!
-//!     mock_cloud [--devices N] [--page-size N] [--tls valid|wrong-host|plain] [--fault ROUTE=WHAT]... [--run CMD ARGS...]
+//!     mock_cloud [--devices N] [--page-size N] [--token T] [--tls valid|wrong-host|plain] [--fault ROUTE=WHAT]... [--run CMD ARGS...]
 //!
 //! Prints `HMX_BASE_URL=<url>` and `HMX_CA_FILE=<path>` on stdout, then serves
 //! until stdin closes. With `--run`, instead runs CMD with those variables and
@@ -59,6 +59,7 @@ fn parse_args() -> Result<(MockCloudBuilder, Vec<String>), String> {
             "--devices" => {
                 builder.devices(demo_devices(value()?.parse().map_err(|_| "bad --devices")?))
             }
+            "--token" => builder.fixed_token(value()?),
             "--page-size" => builder.page_size(value()?.parse().map_err(|_| "bad --page-size")?),
             "--tls" => builder.tls(match value()?.as_str() {
                 "valid" => TlsMode::Valid,

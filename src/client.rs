@@ -424,7 +424,7 @@ fn status_error(reply: &Reply, what: &str) -> Error {
     error.with_status(status)
 }
 
-fn token_from_reply(body: &[u8]) -> Result<Token, Error> {
+pub(crate) fn token_from_reply(body: &[u8]) -> Result<Token, Error> {
     let mut reply: Map<String, Value> = serde_json::from_slice(body)
         .map_err(|e| Error::protocol(format!("login answer is not a JSON object: {e}")))?;
     match reply.remove("access_token") {
@@ -436,7 +436,7 @@ fn token_from_reply(body: &[u8]) -> Result<Token, Error> {
 
 /// The human-readable part of a DRF-style error body: `detail`,
 /// `non_field_errors` and field errors (`field: message`), joined by "; ".
-fn server_words(body: &[u8]) -> Option<String> {
+pub(crate) fn server_words(body: &[u8]) -> Option<String> {
     fn texts(value: &Value, out: &mut Vec<String>) {
         match value {
             Value::String(s) => out.push(s.trim().to_string()),

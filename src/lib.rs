@@ -24,8 +24,12 @@ pub mod local;
 mod origin;
 mod secret;
 pub mod totp;
+#[cfg(any(feature = "zeroize-heap", feature = "test-util"))]
+pub mod zeroize_heap;
 
 mod ffi;
+#[cfg(test)]
+mod proptests;
 
 #[cfg(feature = "test-util")]
 pub mod testing;

@@ -18,6 +18,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::error::{Error, ErrorKind};
 
 pub use status::hmx_status;
+#[cfg(test)]
+pub(crate) use {
+    client::hmx_client_new,
+    handles::hmx_free,
+    totp::{hmx_sign_request, hmx_totp},
+};
 
 // The version constants exist for the header; Rust code reads crate::VERSION.
 #[allow(dead_code)]

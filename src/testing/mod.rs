@@ -163,6 +163,7 @@ pub(crate) struct Shared {
     devices: Vec<Value>,
     page_size: usize,
     next_link: NextLink,
+    fixed_token: Option<String>,
     tls: Option<Arc<rustls::ServerConfig>>,
     faults: Mutex<Vec<FaultRule>>,
     tokens: Mutex<Vec<String>>,
@@ -188,6 +189,10 @@ impl Shared {
 
     fn issue_token(&self) -> String {
         let mut tokens = self.tokens.lock().unwrap();
+        if let Some(token) = &self.fixed_token {
+            tokens.push(token.clone());
+            return token.clone();
+        }
         let seed = tokens.len() as u64 ^ random_seed();
         let token = format!(
             "{:016x}{:016x}{:08x}",
@@ -259,9 +264,17 @@ pub struct MockCloudBuilder {
     next_link: NextLink,
     tls: TlsMode,
     faults: Vec<FaultRule>,
+    fixed_token: Option<String>,
 }
 
 impl MockCloudBuilder {
+    /// Every login returns this token instead of a random one (for tests
+    /// that must know the token before the run).
+    pub fn fixed_token(mut self, token: impl Into<String>) -> Self {
+        self.fixed_token = Some(token.into());
+        self
+    }
+
     /// Adds an account that can log in.
     pub fn account(mut self, email: &str, password: &str) -> Self {
         self.accounts
@@ -344,6 +357,7 @@ impl MockCloudBuilder {
             devices: self.devices,
             page_size: self.page_size,
             next_link: self.next_link,
+            fixed_token: self.fixed_token,
             tls: (self.tls != TlsMode::Plain).then_some(server_config),
             faults: Mutex::new(self.faults),
             tokens: Mutex::new(Vec::new()),
@@ -395,6 +409,7 @@ impl MockCloud {
             next_link: NextLink::Absolute,
             tls: TlsMode::Valid,
             faults: Vec::new(),
+            fixed_token: None,
         }
     }
 

@@ -3,7 +3,7 @@
  * stand-in cloud named by HMX_BASE_URL / HMX_CA_FILE.
  *
  *   test_hmx fetch N           a full fetch of N devices, lookups, frees
- *   test_hmx threads N         one client shared by 8 threads
+ *   test_hmx threads N T       one client shared by T threads (at most 32)
  *   test_hmx status NAME [MS]  a fetch that must fail with status NAME
  *   test_hmx misuse            NULLs, invalid UTF-8, tiny err_len, bad frees
  *   test_hmx panic             the test-only panicking entry point
@@ -139,23 +139,24 @@ static void *thread_main(void *arg) {
     return NULL;
 }
 
-static int scenario_threads(size_t expected) {
+static int scenario_threads(size_t expected, int count) {
+    CHECK(count > 0 && count <= 32);
     hmx_client *client = new_client(0);
     hmx_device_list *first = fetch(client);
     check_list(first, expected);
-    pthread_t threads[8];
-    struct job jobs[8];
-    for (int i = 0; i < 8; i++) {
+    pthread_t threads[32];
+    struct job jobs[32];
+    for (int i = 0; i < count; i++) {
         jobs[i] = (struct job){client, first, 0};
         CHECK(pthread_create(&threads[i], NULL, thread_main, &jobs[i]) == 0);
     }
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < count; i++) {
         CHECK(pthread_join(threads[i], NULL) == 0);
         CHECK(jobs[i].ok);
     }
     hmx_free(first);
     hmx_free(client);
-    printf("8 threads agree on %zu devices\n", expected);
+    printf("%d threads agree on %zu devices\n", count, expected);
     return 0;
 }
 
@@ -319,8 +320,8 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "fetch") == 0 && argc == 3) {
         return scenario_fetch(strtoul(argv[2], NULL, 10));
     }
-    if (strcmp(argv[1], "threads") == 0 && argc == 3) {
-        return scenario_threads(strtoul(argv[2], NULL, 10));
+    if (strcmp(argv[1], "threads") == 0 && argc == 4) {
+        return scenario_threads(strtoul(argv[2], NULL, 10), atoi(argv[3]));
     }
     if (strcmp(argv[1], "status") == 0 && argc >= 3) {
         return scenario_status(argv[2], argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 0);

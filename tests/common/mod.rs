@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests: where the built artifacts are.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// `target/debug` (or wherever this test binary's profile directory is).
@@ -33,4 +33,84 @@ pub fn build_artifacts() {
 pub fn example(name: &str) -> PathBuf {
     build_artifacts();
     profile_dir().join("examples").join(name)
+}
+
+/// The folder with the compiled C programs and a `libhmx.so.0` for the loader.
+pub fn c_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        build_artifacts();
+        let lib_dir = profile_dir();
+        let dir = lib_dir.join("c-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        // The library's SONAME is libhmx.so.0; cargo writes libhmx.so.
+        let soname = dir.join("libhmx.so.0");
+        let _ = std::fs::remove_file(&soname);
+        std::os::unix::fs::symlink(lib_dir.join("libhmx.so"), &soname).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let link = |cmd: &mut Command| {
+            cmd.arg("-I")
+                .arg(root.join("include"))
+                .arg("-L")
+                .arg(&lib_dir)
+                .arg("-lhmx")
+                .arg(format!("-Wl,-rpath,{}", dir.display()))
+                .arg("-pthread");
+        };
+        for (compiler, std, source, out) in [
+            ("gcc", "-std=c11", "examples/c/list_keys.c", "list_keys"),
+            ("gcc", "-std=c11", "tests/c/test_hmx.c", "test_hmx"),
+            (
+                "g++",
+                "-std=c++17",
+                "tests/c/header_check.cpp",
+                "header_check",
+            ),
+        ] {
+            let mut cmd = Command::new(compiler);
+            cmd.args([std, "-Wall", "-Wextra", "-Werror", "-DHMX_TEST_UTIL", "-o"])
+                .arg(dir.join(out))
+                .arg(root.join(source));
+            link(&mut cmd);
+            let output = cmd
+                .output()
+                .unwrap_or_else(|e| panic!("{compiler} not found: {e}"));
+            assert!(
+                output.status.success(),
+                "{compiler} {source} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        dir
+    })
+}
+
+/// Runs a compiled program under valgrind; fails the test on any memory error
+/// or definite leak (valgrind's exit code is then 99).
+pub fn valgrind(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "-q",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--error-exitcode=99",
+    ])
+    .arg(format!(
+        "--suppressions={}/tests/c/valgrind.supp",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .arg(c_dir().join(program))
+    .args(args)
+    .env_remove("HMX_BASE_URL")
+    .env_remove("HMX_CA_FILE")
+    .env_remove("HMX_PASSWORD")
+    .envs(env.iter().copied());
+    let output = cmd.output().expect("valgrind is installed (see README)");
+    assert_ne!(
+        output.status.code(),
+        Some(99),
+        "valgrind found errors:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }
