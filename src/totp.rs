@@ -16,7 +16,6 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha1::{Digest, Sha1};
-use zeroize::Zeroize;
 
 /// Digits in a device token.
 pub const DIGITS: u32 = 9;
@@ -76,7 +75,7 @@ const SHA1_INIT: [u32; 5] = [
 
 /// HMAC-SHA1 (RFC 2104) of an 8-byte message: exactly four SHA-1 block
 /// compressions, padding laid out by hand, nothing on the heap. The blocks
-/// that hold key material are wiped before returning.
+/// that held key material or intermediate state are wiped before returning.
 fn hmac_sha1_u64(key: &[u8], message: [u8; 8]) -> [u8; 20] {
     const BLOCK: usize = 64;
     let mut padded = [0u8; BLOCK];
@@ -94,28 +93,39 @@ fn hmac_sha1_u64(key: &[u8], message: [u8; 8]) -> [u8; 20] {
     blocks[1][..8].copy_from_slice(&message);
     blocks[1][8] = 0x80;
     blocks[1][56..].copy_from_slice(&(((BLOCK + 8) * 8) as u64).to_be_bytes());
-    let mut state = SHA1_INIT;
-    sha1::block_api::compress(&mut state, &blocks);
+    let mut inner = SHA1_INIT;
+    sha1::block_api::compress(&mut inner, &blocks);
 
     for (b, k) in blocks[0].iter_mut().zip(&padded) {
         *b = k ^ 0x5c;
     }
     blocks[1] = [0u8; BLOCK];
-    for (chunk, word) in blocks[1][..20].chunks_exact_mut(4).zip(state) {
+    for (chunk, word) in blocks[1][..20].chunks_exact_mut(4).zip(inner) {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
     blocks[1][20] = 0x80;
     blocks[1][56..].copy_from_slice(&(((BLOCK + 20) * 8) as u64).to_be_bytes());
     let mut state = SHA1_INIT;
     sha1::block_api::compress(&mut state, &blocks);
-    blocks[0].zeroize();
-    padded.zeroize();
 
     let mut mac = [0u8; 20];
     for (chunk, word) in mac.chunks_exact_mut(4).zip(state) {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
+    wipe(&mut padded);
+    wipe(&mut blocks);
+    wipe(&mut inner);
+    wipe(&mut state);
     mac
+}
+
+/// Overwrites `secret` with zeros in one volatile store (a few vector
+/// writes), which the optimiser may not remove even though it is never read.
+fn wipe<T: Copy>(secret: &mut T) {
+    // SAFETY: `secret` is a valid, aligned, exclusive reference; an all-zero
+    // bit pattern is valid for the byte arrays this is used on.
+    unsafe { std::ptr::write_volatile(secret, std::mem::zeroed()) };
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
 
 /// A device token: [`DIGITS`] digits. `Display` zero-pads it.

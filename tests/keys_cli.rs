@@ -33,16 +33,20 @@ fn keys(cloud: &MockCloud, args: &[&str], password_env: Option<&str>, stdin: &st
     child.wait_with_output().unwrap()
 }
 
-#[test]
-fn table_json_serial_and_exit_codes() {
-    let cloud = MockCloud::start().unwrap();
-    let out = keys(&cloud, &[DEMO_EMAIL], Some(DEMO_PASSWORD), "");
+fn assert_success(out: &Output) {
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn table_json_serial_and_exit_codes() {
+    let cloud = MockCloud::start().unwrap();
+    let out = keys(&cloud, &[DEMO_EMAIL], Some(DEMO_PASSWORD), "");
+    assert_success(&out);
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.starts_with("ID "));
     for d in cloud.devices() {
@@ -64,12 +68,7 @@ fn table_json_serial_and_exit_codes() {
         None,
         &format!("{DEMO_PASSWORD}\nrest\n"),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let want = &cloud.devices()[2];
     assert_eq!(
@@ -132,12 +131,7 @@ fn demo_runs_without_network_or_account() {
         .arg("--demo")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().lines().count(),
         1 + 5
@@ -156,12 +150,7 @@ fn codes_are_the_current_tokens() {
         "",
     );
     let after = hmx::totp::device_time_now();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for (row, device) in rows.as_array().unwrap().iter().zip(cloud.devices()) {
         let key = device["totp_key"].as_str().unwrap().as_bytes();
