@@ -255,15 +255,11 @@ impl Client {
         let reply = read_reply(response, "login")?;
         match reply.status {
             200..=299 => token_from_reply(&reply.body),
-            400 | 401 | 403 => {
-                let words = server_words(&reply.body)
-                    .unwrap_or_else(|| "the cloud refused the credentials".to_string());
-                Err(Error::new(
-                    ErrorKind::Auth,
-                    format!("login rejected (HTTP {}): {words}", reply.status),
-                )
-                .with_status(reply.status))
-            }
+            400 | 401 | 403 => Err(auth_error(
+                &reply,
+                "login rejected",
+                "the cloud refused the credentials",
+            )),
             _ => Err(status_error(&reply, "login")),
         }
     }
@@ -287,13 +283,11 @@ impl Client {
             match reply.status {
                 200..=299 => {}
                 401 | 403 => {
-                    let words = server_words(&reply.body).unwrap_or_default();
-                    let sep = if words.is_empty() { "" } else { ": " };
-                    return Err(Error::new(
-                        ErrorKind::Auth,
-                        format!("token rejected (HTTP {}){sep}{words}", reply.status),
-                    )
-                    .with_status(reply.status));
+                    return Err(auth_error(
+                        &reply,
+                        "token rejected",
+                        "the cloud no longer accepts this token",
+                    ));
                 }
                 _ => return Err(status_error(&reply, "device list")),
             }
@@ -393,6 +387,16 @@ fn read_reply(response: Response<Body>, what: &str) -> Result<Reply, Error> {
         retry_after,
         body,
     })
+}
+
+/// An `Auth` error carrying the cloud's own words, or `fallback` when it gave none.
+fn auth_error(reply: &Reply, what: &str, fallback: &str) -> Error {
+    let words = server_words(&reply.body).unwrap_or_else(|| fallback.to_string());
+    Error::new(
+        ErrorKind::Auth,
+        format!("{what} (HTTP {}): {words}", reply.status),
+    )
+    .with_status(reply.status)
 }
 
 /// The error for a status that is neither success nor an auth refusal.
