@@ -72,22 +72,18 @@ fn read_password() -> Result<Zeroizing<String>, String> {
     }
     let stdin = std::io::stdin();
     let mut line = Zeroizing::new(String::new());
-    if stdin.is_terminal() {
+    let terminal = stdin.is_terminal();
+    if terminal {
         eprint!("Password: ");
         let _ = std::io::stderr().flush();
-        let echo_off = set_echo(false);
-        let read = stdin.lock().read_line(&mut line);
-        if echo_off {
-            set_echo(true);
-            eprintln!();
-        }
-        read.map_err(|e| format!("cannot read the password: {e}"))?;
-    } else {
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| format!("cannot read the password: {e}"))?;
     }
+    let echo_off = terminal && set_echo(false);
+    let read = stdin.lock().read_line(&mut line);
+    if echo_off {
+        set_echo(true);
+        eprintln!();
+    }
+    read.map_err(|e| format!("cannot read the password: {e}"))?;
     let trimmed = line.trim_end_matches(['\r', '\n']).len();
     line.truncate(trimmed);
     Ok(line)

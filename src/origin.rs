@@ -15,13 +15,19 @@ struct Parts {
     rest: String,
 }
 
-fn split_absolute(url: &str) -> Result<Parts, &'static str> {
+/// Refuses what must never reach a request line: spaces, control and non-ASCII bytes.
+fn check_chars(url: &str) -> Result<(), &'static str> {
     if url
         .bytes()
         .any(|b| b.is_ascii_control() || b == b' ' || !b.is_ascii())
     {
         return Err("contains spaces, control or non-ASCII characters");
     }
+    Ok(())
+}
+
+fn split_absolute(url: &str) -> Result<Parts, &'static str> {
+    check_chars(url)?;
     let (https, after) = if let Some(r) = strip_prefix_ci(url, "https://") {
         (true, r)
     } else if let Some(r) = strip_prefix_ci(url, "http://") {
@@ -158,12 +164,7 @@ impl BaseUrl {
         } else if next.contains("://") {
             split_absolute(next).map_err(&refuse)?
         } else {
-            if next
-                .bytes()
-                .any(|b| b.is_ascii_control() || b == b' ' || !b.is_ascii())
-            {
-                return Err(refuse("contains spaces, control or non-ASCII characters"));
-            }
+            check_chars(next).map_err(&refuse)?;
             let next = next.split('#').next().unwrap_or("");
             let current_path = current.rest.split('?').next().unwrap_or("");
             let rest = if next.starts_with('/') {
