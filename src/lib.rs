@@ -17,11 +17,9 @@
 //! body) live in buffers that are wiped when dropped, and never appear in
 //! `Debug` output or error messages.
 
-mod client;
-mod device;
+mod cloud;
 mod error;
 pub mod local;
-mod origin;
 mod secret;
 pub mod totp;
 #[cfg(any(feature = "zeroize-heap", feature = "test-util"))]
@@ -34,17 +32,14 @@ mod proptests;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use client::{
+pub use cloud::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_BODY_BYTES, MAX_PAGES,
+    TERNEO_URL, WELROK_URL,
 };
-pub use device::{Device, find_device};
+pub use cloud::{Device, find_device};
 pub use error::{Error, ErrorKind};
 pub use secret::{Token, TotpKey};
 
-/// Terneo's cloud, the default base URL.
-pub const TERNEO_URL: &str = "https://my.hmarex.com";
-/// Welrok's cloud: the same server software and protocol.
-pub const WELROK_URL: &str = "https://app.welrok.com";
 /// This library's version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -4,9 +4,7 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use crate::client::{server_words, token_from_reply};
-use crate::device::parse_page;
-use crate::origin::BaseUrl;
+use crate::cloud::{BaseUrl, parse_page, server_words, token_from_reply};
 
 /// Arbitrary JSON, nested a few levels deep.
 fn json_value() -> impl Strategy<Value = Value> {

@@ -16,7 +16,7 @@ import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "examples" / "python"))
+sys.path.insert(0, str(REPO / "python"))
 import hmx  # noqa: E402
 
 EMAIL, PASSWORD = "demo@hmx.invalid", "demo-password"
@@ -242,7 +242,7 @@ class Scripts(unittest.TestCase):
     def test_library_not_found_names_every_place(self):
         with tempfile.TemporaryDirectory() as tmp:
             module = Path(tmp) / "hmx.py"
-            module.write_text((REPO / "examples/python/hmx.py").read_text())
+            module.write_text((REPO / "python/hmx/__init__.py").read_text())
             env = dict(os.environ, HMX_LIB=str(Path(tmp) / "missing" / "libhmx.so"))
             out = subprocess.run([sys.executable, "-c", "import hmx"], cwd=tmp, env=env,
                                  capture_output=True, text=True, timeout=60)

@@ -141,7 +141,7 @@ def _candidates() -> List[str]:
     if os.environ.get("HMX_LIB"):
         places.append(os.environ["HMX_LIB"])
     places += [str(here / n) for n in names]
-    repo = here.parent.parent
+    repo = here.parent.parent  # python/hmx/ -> the repository
     for profile in ("release", "debug"):
         places += [str(repo / "target" / profile / n) for n in names]
     return places

@@ -12,9 +12,9 @@ use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 use zeroize::Zeroizing;
 
-use crate::device::{Device, parse_page};
+use super::device::{Device, parse_page};
+use super::origin::BaseUrl;
 use crate::error::{Error, ErrorKind};
-use crate::origin::BaseUrl;
 use crate::secret::Token;
 
 /// Largest response body hmx reads; past it the request fails with `Protocol`.
@@ -210,7 +210,7 @@ impl Client {
     /// public roots, `Accept-Language: en`.
     pub fn builder() -> ClientBuilder {
         ClientBuilder {
-            base_url: crate::TERNEO_URL.to_string(),
+            base_url: super::TERNEO_URL.to_string(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             root_ca_pem: None,
