@@ -182,13 +182,134 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Longest message hmx keeps; longer server text is cut, after secrets are redacted.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 400;
+/// Pieces of a secret this long or longer are redacted from messages.
+const MIN_SECRET_PIECE: usize = 4;
+
 impl Error {
-    /// Replaces every occurrence of `secret` in the message, so that server
-    /// text echoing a password or token never reaches a log.
-    pub(crate) fn redact(mut self, secret: &str) -> Error {
-        if !secret.is_empty() && self.message.contains(secret) {
-            self.message = self.message.replace(secret, "<redacted>");
-        }
+    /// Removes `secrets` (the password, the token) from the message, then cuts
+    /// it to [`MAX_MESSAGE_BYTES`]. Every path that puts server text into a
+    /// message ends here, so no cut can leave a prefix of a secret behind.
+    pub(crate) fn redact(mut self, secrets: &[&str]) -> Error {
+        self.message = redact_text(&self.message, secrets);
         self
+    }
+}
+
+/// `text` without `secrets`: every occurrence is replaced by a marker, the
+/// result is cut to [`MAX_MESSAGE_BYTES`] on a character boundary, and then
+/// any run of 4 or more characters that also occurs inside a secret (a piece
+/// the server itself cut off, say) is replaced too. The marker is chosen so
+/// that it cannot join with its neighbours into a piece of a secret.
+pub(crate) fn redact_text(text: &str, secrets: &[&str]) -> String {
+    let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    let marker = marker_for(&secrets);
+    let mut text = text.to_string();
+    for secret in &secrets {
+        if text.contains(secret) {
+            text = text.replace(secret, marker);
+        }
+    }
+    if text.len() > MAX_MESSAGE_BYTES {
+        let mut cut = MAX_MESSAGE_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    // Without a safe marker pieces are deleted, and deleting can join two
+    // neighbours into a new piece: repeat until nothing changes.
+    loop {
+        let scrubbed = secrets
+            .iter()
+            .fold(text.clone(), |t, s| scrub_pieces(&t, s, marker));
+        if scrubbed == text {
+            return text;
+        }
+        text = scrubbed;
+    }
+}
+
+/// A marker whose edge characters occur in no secret and which holds no piece
+/// of one; `""` (delete) when every candidate fails.
+fn marker_for(secrets: &[&str]) -> &'static str {
+    const CANDIDATES: [&str; 5] = ["<redacted>", "[redacted]", "{redacted}", "(redacted)", "*"];
+    CANDIDATES
+        .into_iter()
+        .find(|m| {
+            let first = m.chars().next().unwrap_or('*');
+            let last = m.chars().last().unwrap_or('*');
+            secrets
+                .iter()
+                .all(|s| !s.contains(first) && !s.contains(last) && scrub_pieces(m, s, "") == *m)
+        })
+        .unwrap_or("")
+}
+
+/// Replaces each longest run of at least [`MIN_SECRET_PIECE`] characters of
+/// `text` that occurs in `secret` by `marker`, scanning left to right.
+fn scrub_pieces(text: &str, secret: &str, marker: &str) -> String {
+    if secret.chars().count() < MIN_SECRET_PIECE {
+        return text.to_string();
+    }
+    let bounds: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([text.len()])
+        .collect();
+    let chars = bounds.len() - 1;
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars {
+        // A run that occurs in the secret has every prefix occurring too, so grow it.
+        let mut piece = 0;
+        while i + piece < chars
+            && (piece + 1 < MIN_SECRET_PIECE
+                || secret.contains(&text[bounds[i]..bounds[i + piece + 1]]))
+        {
+            piece += 1;
+        }
+        if piece >= MIN_SECRET_PIECE {
+            out.push_str(marker);
+            i += piece;
+        } else {
+            out.push_str(&text[bounds[i]..bounds[i + 1]]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_go_before_the_cut() {
+        let password = "correct-horse-battery";
+        let text = format!("{} submitted password: {password}", "x".repeat(380));
+        let clean = redact_text(&text, &[password]);
+        assert!(clean.len() <= MAX_MESSAGE_BYTES + 3);
+        assert!(!clean.contains("corr"), "{clean}");
+        // A piece the server cut off itself.
+        let clean = redact_text("echo: correct-hor", &[password]);
+        assert_eq!(clean, "echo: <redacted>");
+        // Short runs shared by chance stay.
+        assert_eq!(redact_text("cor hor bat", &[password]), "cor hor bat");
+    }
+
+    #[test]
+    fn the_marker_never_forms_a_piece() {
+        for secret in ["<redacted>", "a>b<c", "dacted]x{y}(z)*", "******"] {
+            let text = format!("before {secret} after {secret}");
+            let clean = redact_text(&text, &[secret]);
+            let chars: Vec<char> = secret.chars().collect();
+            for piece in chars.windows(MIN_SECRET_PIECE) {
+                let piece: String = piece.iter().collect();
+                assert!(!clean.contains(&piece), "{secret:?} -> {clean:?}");
+            }
+        }
     }
 }

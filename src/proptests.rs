@@ -1,10 +1,12 @@
 //! Property tests: the parsers, the URL rules, request signing and the C
-//! string handling never panic, whatever bytes arrive.
+//! string handling never panic, whatever bytes arrive; no piece of a secret
+//! the server echoes survives into an error message.
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::cloud::{BaseUrl, parse_page, server_words, token_from_reply};
+use crate::error::{Error, ErrorKind};
 
 /// Arbitrary JSON, nested a few levels deep.
 fn json_value() -> impl Strategy<Value = Value> {
@@ -38,7 +40,42 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// The runs of 4 or more characters of `secret` found in `shown`.
+fn secret_pieces(secret: &str, shown: &str) -> Vec<String> {
+    let chars: Vec<char> = secret.chars().collect();
+    chars
+        .windows(4)
+        .map(|w| w.iter().collect::<String>())
+        .filter(|piece| shown.contains(piece.as_str()))
+        .collect()
+}
+
 proptest! {
+    // Server text from one alphabet, secrets from another, so that any piece
+    // of the secret in the message can only come from the echo.
+    #[test]
+    fn echoed_secrets_never_reach_a_message(
+        text in "[a-z .,:;é]{0,1200}",
+        offset in 0usize..1200,
+        secret in "[A-Z0-9!#%&*+=?^_~<>\\[\\](){}-]{1,64}",
+        field in prop_oneof![Just("detail".to_string()), Just("non_field_errors".to_string()), "[a-z_]{1,12}"],
+        status in 400u16..600,
+    ) {
+        let mut cut = offset.min(text.len());
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let echoed = format!("{}{secret}{}", &text[..cut], &text[cut..]);
+        let body = json!({field: [echoed]}).to_string();
+        let words = server_words(body.as_bytes()).unwrap_or_default();
+        let error = Error::new(ErrorKind::Auth, format!("login rejected (HTTP {status}): {words}"))
+            .redact(&[&secret]);
+        let message = error.to_string();
+        prop_assert!(message.len() <= crate::error::MAX_MESSAGE_BYTES + 3);
+        prop_assert_eq!(secret_pieces(&secret, &message), Vec::<String>::new(), "{}", message);
+        prop_assert!(!message.contains(&secret));
+    }
+
     #[test]
     fn device_pages_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse_page(&bytes, 0);

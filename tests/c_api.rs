@@ -188,3 +188,52 @@ fn totp_and_signed_bodies_equal_rust() {
         assert_ok(&output);
     }
 }
+
+/// What real deployments do (issue: proxied `next` links, lists that change
+/// while read, secrets echoed at any offset), through the C ABI under valgrind.
+#[test]
+fn field_faults_through_c() {
+    use hmx::testing::{ListChange, NextLink};
+    for style in [NextLink::PlainHttp, NextLink::NoPort] {
+        let cloud = MockCloud::builder().next_link(style).start().unwrap();
+        let output = in_cloud(&cloud, "test_hmx", &["fetch", "5"]);
+        assert_ok(&output);
+        assert_eq!(
+            (cloud.stats().connections, cloud.stats().handshakes),
+            (1, 1)
+        );
+    }
+
+    let cloud = MockCloud::builder()
+        .devices(hmx::testing::demo_devices(7))
+        .page_size(3)
+        .change_after_page(1, ListChange::RemoveFirst(3), 1)
+        .start()
+        .unwrap();
+    let output = in_cloud(&cloud, "test_hmx", &["fetch", "4"]);
+    assert_ok(&output);
+    let first = cloud.devices()[0]["sn"].as_str().unwrap().to_string();
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&first));
+
+    let cloud = MockCloud::builder()
+        .change_after_page(1, ListChange::AddFirst, 100)
+        .start()
+        .unwrap();
+    let output = in_cloud(&cloud, "test_hmx", &["status", "HMX_STATUS_PROTOCOL"]);
+    assert_ok(&output);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("changed while it was being read"));
+
+    // The C test checks err_buf for every 4-character piece of the password
+    // and token; tests/cloud.rs covers every offset through Rust.
+    for (route, status, padding, want) in [
+        (Route::Login, 400, 272, "HMX_STATUS_AUTH"),
+        (Route::DevicePage(2), 401, 268, "HMX_STATUS_AUTH"),
+        (Route::DevicePage(1), 500, 290, "HMX_STATUS_HTTP"),
+    ] {
+        let cloud = MockCloud::builder()
+            .fault(route, Fault::EchoSecret { status, padding })
+            .start()
+            .unwrap();
+        assert_ok(&in_cloud(&cloud, "test_hmx", &["status", want]));
+    }
+}

@@ -2,9 +2,11 @@
 #![cfg(feature = "test-util")]
 
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use hmx::testing::{DEMO_EMAIL, DEMO_PASSWORD, Fault, MockCloud, NextLink, Route, TlsMode};
+use hmx::testing::{
+    DEMO_EMAIL, DEMO_PASSWORD, Fault, ListChange, MockCloud, NextLink, Route, TlsMode,
+};
 use hmx::{Client, Device, Error, ErrorKind, Token};
 use serde_json::json;
 
@@ -104,20 +106,150 @@ fn relative_and_query_only_next_links() {
 }
 
 #[test]
+fn proxied_next_links_go_to_the_base_origin() {
+    // A server on the same host but another port must hear nothing: links
+    // naming it are sent to the base URL's port instead.
+    let witness = MockCloud::start().unwrap();
+    let witness_port = witness.base_url().rsplit(':').next().unwrap().to_string();
+    for style in [
+        NextLink::PlainHttp,
+        NextLink::NoPort,
+        NextLink::Template("http://127.0.0.1{path}".into()),
+        NextLink::Template(format!("https://127.0.0.1:{witness_port}{{path}}")),
+        NextLink::Template(format!("http://127.0.0.1.:{witness_port}{{path}}")),
+        NextLink::Template("//127.0.0.1:1{path}".into()),
+    ] {
+        let cloud = start(MockCloud::builder().next_link(style.clone()));
+        let devices = fetch(&cloud).unwrap_or_else(|e| panic!("{style:?}: {e}"));
+        assert_eq!(devices.len(), 5, "{style:?}");
+        // Every request arrived over the one TLS connection: nothing in clear text.
+        let stats = cloud.stats();
+        assert_eq!(
+            (stats.requests, stats.connections, stats.handshakes),
+            (4, 1, 1),
+            "{style:?}"
+        );
+    }
+    assert_eq!(witness.stats().connections, 0);
+
+    // The same through a base URL named `localhost`, links naming `LOCALHOST.`.
+    let cloud =
+        start(MockCloud::builder().next_link(NextLink::Template("http://LOCALHOST.{path}".into())));
+    let port = cloud.base_url().rsplit(':').next().unwrap();
+    let client = cloud
+        .client_builder()
+        .base_url(format!("https://localhost:{port}"))
+        .build()
+        .unwrap();
+    let devices = client.fetch_devices(DEMO_EMAIL, DEMO_PASSWORD).unwrap();
+    assert_eq!(devices.len(), 5);
+}
+
+#[test]
 fn foreign_next_link_is_refused_and_the_other_host_hears_nothing() {
     let other = MockCloud::start().unwrap();
-    // Same host, other port; then another host name for the same port.
     let port = other.base_url().rsplit(':').next().unwrap().to_string();
+    // `localhost` is another host name than the base URL's 127.0.0.1, even if
+    // it resolves to the same address.
     for origin in [
-        other.base_url().to_string(),
         format!("https://localhost:{port}"),
+        format!("http://localhost:{port}"),
+        format!("https://127.0.0.1@localhost:{port}"),
+        "https://evil.invalid".to_string(),
     ] {
-        let cloud = start(MockCloud::builder().next_link(NextLink::Foreign(origin)));
+        let cloud = start(MockCloud::builder().next_link(NextLink::Foreign(origin.clone())));
         let e = fetch_err(&cloud);
-        assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
-        assert!(e.to_string().contains("another origin"), "{e}");
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{origin}: {e}");
+        assert!(
+            e.to_string().contains("nothing was sent there")
+                || e.to_string().contains("user information"),
+            "{e}"
+        );
+        assert_eq!(cloud.stats().requests, 2, "{origin}");
     }
     assert_eq!(other.stats().connections, 0);
+}
+
+#[test]
+fn an_empty_next_means_the_last_page() {
+    let body = json!({"count": 1, "next": "", "previous": null,
+                      "results": [hmx::testing::demo_devices(1)[0]]});
+    let cloud = start(
+        MockCloud::builder().fault(Route::DevicePage(1), Fault::Body(body.to_string().into())),
+    );
+    assert_eq!(fetch(&cloud).unwrap().len(), 1);
+    // An envelope without `count` is accepted too.
+    let body = json!({"next": null, "results": hmx::testing::demo_devices(2)});
+    let cloud = start(
+        MockCloud::builder().fault(Route::DevicePage(1), Fault::Body(body.to_string().into())),
+    );
+    assert_eq!(fetch(&cloud).unwrap().len(), 2);
+}
+
+fn ids(devices: &[Device]) -> Vec<i64> {
+    devices.iter().map(|d| d.id).collect()
+}
+
+fn served_ids(cloud: &MockCloud) -> Vec<i64> {
+    cloud
+        .devices()
+        .iter()
+        .map(|d| d["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_list_that_changes_while_read_is_read_again() {
+    let seven = || {
+        MockCloud::builder()
+            .devices(hmx::testing::demo_devices(7))
+            .page_size(3)
+    };
+    // 3 devices deleted after page 1: DRF's page 2 now starts later.
+    let cloud = start(seven().change_after_page(1, ListChange::RemoveFirst(3), 1));
+    let devices = fetch(&cloud).unwrap();
+    assert_eq!(ids(&devices), served_ids(&cloud));
+    assert_eq!(devices.len(), 4);
+
+    // One added at the front: one device would appear twice, another vanish.
+    let cloud = start(seven().change_after_page(1, ListChange::AddFirst, 1));
+    let devices = fetch(&cloud).unwrap();
+    assert_eq!(ids(&devices), served_ids(&cloud));
+    assert_eq!(devices.len(), 8);
+
+    // Deleted twice: the second time page 2 is gone altogether (404).
+    let cloud = start(seven().change_after_page(1, ListChange::RemoveFirst(3), 2));
+    let devices = fetch(&cloud).unwrap();
+    assert_eq!(ids(&devices), served_ids(&cloud));
+    assert_eq!(devices.len(), 1);
+
+    // Changing on every read: three reads, then a clear error.
+    let cloud = start(seven().change_after_page(1, ListChange::AddFirst, 100));
+    let e = fetch_err(&cloud);
+    assert_eq!(e.kind(), ErrorKind::Protocol);
+    assert!(
+        e.to_string()
+            .contains("the device list changed while it was being read"),
+        "{e}"
+    );
+    assert_eq!(
+        cloud.stats().requests,
+        1 + 3 * 2,
+        "login + 3 reads, each stopped at page 2"
+    );
+}
+
+#[test]
+fn a_count_that_disagrees_with_the_pages_is_a_change() {
+    // A server whose count never matches what it serves: read 3 times, then Protocol.
+    let body = json!({"count": 9, "next": null, "results": hmx::testing::demo_devices(2)});
+    let cloud = start(
+        MockCloud::builder().fault(Route::DevicePage(1), Fault::Body(body.to_string().into())),
+    );
+    let e = fetch_err(&cloud);
+    assert_eq!(e.kind(), ErrorKind::Protocol);
+    assert!(e.to_string().contains("count says 9"), "{e}");
+    assert_eq!(cloud.stats().requests, 1 + 3);
 }
 
 #[test]
@@ -163,6 +295,16 @@ fn login_refusals_carry_the_servers_words() {
     }
 }
 
+/// Every run of 4 or more characters of `secret` that `shown` contains.
+fn pieces_of(secret: &str, shown: &str) -> Vec<String> {
+    let chars: Vec<char> = secret.chars().collect();
+    chars
+        .windows(4)
+        .map(|w| w.iter().collect::<String>())
+        .filter(|piece| shown.contains(piece.as_str()))
+        .collect()
+}
+
 #[test]
 fn server_text_echoing_the_password_is_redacted() {
     let body = json!({"password": [format!("'{DEMO_PASSWORD}' is too weak")]}).to_string();
@@ -171,6 +313,160 @@ fn server_text_echoing_the_password_is_redacted() {
     for shown in [e.to_string(), format!("{e:?}")] {
         assert!(!shown.contains(DEMO_PASSWORD), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
+    }
+}
+
+#[test]
+fn echoed_secrets_leave_no_piece_at_any_offset() {
+    let password = "Tr0ub4dor&3-correct-horse";
+    let token = "9573e6a8e24b025fafbaf81dc2eccbc09b94d187";
+    // 272 characters is where the old cut left the password's first 7.
+    let paddings = (0..12).chain((230..=420).step_by(3)).chain([500, 5000]);
+    for padding in paddings {
+        for status in [400, 401, 403] {
+            let cloud = start(
+                MockCloud::builder()
+                    .account(DEMO_EMAIL, password)
+                    .fault(Route::Login, Fault::EchoSecret { status, padding }),
+            );
+            let e = quick_client(&cloud)
+                .login(DEMO_EMAIL, password)
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Auth);
+            let shown = format!("{e} {e:?}");
+            assert_eq!(
+                pieces_of(password, &shown),
+                Vec::<String>::new(),
+                "{padding}: {shown}"
+            );
+        }
+        for status in [401, 403, 404, 500] {
+            let cloud = start(
+                MockCloud::builder()
+                    .fixed_token(token)
+                    .fault(Route::DevicePage(2), Fault::EchoSecret { status, padding }),
+            );
+            let e = fetch_err(&cloud);
+            let shown = format!("{e} {e:?}");
+            assert_eq!(
+                pieces_of(token, &shown),
+                Vec::<String>::new(),
+                "{padding}: {shown}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_proxy_or_cdn_page_is_not_a_refusal() {
+    let challenge = || Fault::Respond {
+        status: 403,
+        headers: vec![
+            ("cf-mitigated".into(), "challenge".into()),
+            ("Content-Type".into(), "text/html; charset=UTF-8".into()),
+        ],
+        body: b"<!DOCTYPE html><title>Just a moment...</title>".to_vec(),
+    };
+    let html = |status| Fault::status(status, "<html><body>403 Forbidden</body></html>");
+    // A CDN challenge even with a JSON body is the CDN's, not the cloud's.
+    let json_challenge = Fault::Respond {
+        status: 403,
+        headers: vec![("cf-mitigated".into(), "challenge".into())],
+        body: br#"{"detail":"blocked"}"#.to_vec(),
+    };
+    for (route, fault) in [
+        (Route::Login, challenge()),
+        (Route::Login, html(401)),
+        (Route::Login, html(403)),
+        (Route::Login, html(400)),
+        (Route::Login, json_challenge),
+        (Route::DevicePage(1), challenge()),
+        (Route::DevicePage(2), html(401)),
+        (Route::DevicePage(3), html(403)),
+    ] {
+        let cloud = start(MockCloud::builder().fault(route, fault));
+        let e = fetch_err(&cloud);
+        assert_eq!(e.kind(), ErrorKind::Http, "{route:?}: {e}");
+        assert!(e.status().is_some_and(|s| (400..=403).contains(&s)));
+        assert!(
+            e.to_string()
+                .contains("blocked before it reached the cloud"),
+            "{e}"
+        );
+    }
+    // DRF's own JSON refusals stay Auth.
+    let body = r#"{"detail":"Authentication credentials were not provided."}"#;
+    let cloud = start(MockCloud::builder().fault(Route::Login, Fault::status(403, body)));
+    assert_eq!(fetch_err(&cloud).kind(), ErrorKind::Auth);
+}
+
+#[test]
+fn retry_after_as_a_date_or_in_the_body() {
+    let limited = |headers: Vec<(String, String)>, body: &str| {
+        let cloud = start(MockCloud::builder().fault(
+            Route::Login,
+            Fault::Respond {
+                status: 429,
+                headers,
+                body: body.into(),
+            },
+        ));
+        let e = fetch_err(&cloud);
+        assert_eq!(e.kind(), ErrorKind::RateLimited);
+        e.retry_after()
+    };
+    let in_two_minutes = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+    let wait = limited(vec![("Retry-After".into(), in_two_minutes)], "").unwrap();
+    assert!(
+        (Duration::from_secs(100)..=Duration::from_secs(121)).contains(&wait),
+        "{wait:?}"
+    );
+    let past = "Sun, 06 Nov 1994 08:49:37 GMT".to_string();
+    assert_eq!(
+        limited(vec![("Retry-After".into(), past)], ""),
+        Some(Duration::ZERO)
+    );
+    // No header: DRF's own words carry the wait.
+    let drf = r#"{"detail":"Request was throttled. Expected available in 42 seconds."}"#;
+    assert_eq!(limited(vec![], drf), Some(Duration::from_secs(42)));
+    let header_wins = vec![("Retry-After".into(), "7".into())];
+    assert_eq!(limited(header_wins, drf), Some(Duration::from_secs(7)));
+    assert_eq!(
+        limited(vec![("Retry-After".into(), "soon".into())], ""),
+        None
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let cloud = start(
+        MockCloud::builder()
+            .fault(Route::Login, Fault::ByteOrderMark)
+            .fault(Route::AnyDevicePage, Fault::ByteOrderMark),
+    );
+    assert_eq!(fetch(&cloud).unwrap().len(), 5);
+    // And in error bodies: the server's words still come through.
+    let body = "\u{feff}{\"detail\":\"Invalid token.\"}";
+    let cloud = start(MockCloud::builder().fault(Route::DevicePage(1), Fault::status(401, body)));
+    let e = fetch_err(&cloud);
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    assert!(e.to_string().ends_with("Invalid token."), "{e}");
+}
+
+#[test]
+fn an_encoding_not_asked_for_is_named() {
+    for coding in ["gzip", "br", "deflate"] {
+        let cloud = start(MockCloud::builder().fault(
+            Route::DevicePage(1),
+            Fault::Respond {
+                status: 200,
+                headers: vec![("Content-Encoding".into(), coding.into())],
+                body: vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0],
+            },
+        ));
+        let e = fetch_err(&cloud);
+        assert_eq!(e.kind(), ErrorKind::Protocol);
+        assert!(e.to_string().contains(&format!("`{coding}`")), "{e}");
     }
 }
 

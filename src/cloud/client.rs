@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -30,8 +30,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const PAGE_RETRIES: u32 = 2;
 /// Wait before retry n is n times this.
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
-/// Server text longer than this is cut before it goes into an error message.
-const MAX_SERVER_WORDS: usize = 300;
+/// Times the whole device list is read again when it changed while it was read.
+const LIST_REREADS: u32 = 2;
 
 /// Settings for a [`Client`]; start from [`Client::builder`].
 #[derive(Clone)]
@@ -185,12 +185,18 @@ impl Default for Client {
     }
 }
 
-/// A response read in full: status, the one header hmx uses, and the body.
+/// A response read in full: status, the headers hmx uses, and the body
+/// (without a UTF-8 byte order mark).
 struct Reply {
     status: u16,
     retry_after: Option<Duration>,
+    /// A CDN or proxy answered in the cloud's place (`cf-mitigated`, `Content-Type: text/html`).
+    intercepted: bool,
     body: Zeroizing<Vec<u8>>,
 }
+
+/// Why one read of the device list cannot be trusted as a whole.
+struct Changed(String);
 
 #[derive(Serialize)]
 struct LoginBody<'a> {
@@ -235,7 +241,7 @@ impl Client {
             return Err(Error::invalid("password is empty"));
         }
         self.login_once(email, password)
-            .map_err(|e| e.redact(password))
+            .map_err(|e| e.redact(&[password]))
     }
 
     fn login_once(&self, email: &str, password: &str) -> Result<Token, Error> {
@@ -257,6 +263,7 @@ impl Client {
             200..=299 => token_from_reply(&reply.body),
             400 | 401 | 403 => Err(auth_error(
                 &reply,
+                "login",
                 "login rejected",
                 "the cloud refused the credentials",
             )),
@@ -266,35 +273,77 @@ impl Client {
 
     /// Step 2: `GET /api/device/` and every page after it, in order.
     ///
-    /// `next` links are followed only on the base URL's origin (scheme, host,
-    /// port); a page is retried up to twice on a reset connection or a
-    /// 502/503/504. A 401 or 403 is [`ErrorKind::Auth`]: the token is no longer accepted.
+    /// `next` links are followed only to the base URL's host, and always to
+    /// the base URL's scheme and port; a page is retried up to twice on a
+    /// reset connection or a 502/503/504. When the list changes while it is
+    /// read (its `count` changes, an id repeats, the total differs from
+    /// `count`, a later page is gone), it is read again from the first page,
+    /// at most twice more. A 401 or 403 in DRF's JSON is [`ErrorKind::Auth`]:
+    /// the token is no longer accepted.
     pub fn list_devices(&self, token: &Token) -> Result<Vec<Device>, Error> {
-        self.list_pages(token).map_err(|e| e.redact(token.as_str()))
+        self.list_pages(token)
+            .map_err(|e| e.redact(&[token.as_str()]))
     }
 
     fn list_pages(&self, token: &Token) -> Result<Vec<Device>, Error> {
         let authorization = Zeroizing::new(format!("Token {}", token.as_str()));
+        let mut why = String::new();
+        for _ in 0..=LIST_REREADS {
+            match self.read_list(&authorization)? {
+                Ok(devices) => return Ok(devices),
+                Err(Changed(reason)) => why = reason,
+            }
+        }
+        Err(Error::protocol(format!(
+            "the device list changed while it was being read ({} reads; last: {why})",
+            LIST_REREADS + 1
+        )))
+    }
+
+    /// One read of every page: the devices, or why the pages disagree.
+    fn read_list(&self, authorization: &str) -> Result<Result<Vec<Device>, Changed>, Error> {
         let mut url = self.base.join("/api/device/");
         let mut visited = HashSet::new();
+        let mut ids = HashSet::new();
+        let mut count = None;
         let mut devices = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let reply = self.get_page(&url, &authorization)?;
+        for page_number in 1..=MAX_PAGES {
+            let reply = self.get_page(&url, authorization)?;
             match reply.status {
                 200..=299 => {}
                 401 | 403 => {
                     return Err(auth_error(
                         &reply,
+                        "device list",
                         "token rejected",
                         "the cloud no longer accepts this token",
                     ));
                 }
+                // DRF's "Invalid page.": the list shrank under a later page.
+                404 if page_number > 1 => {
+                    return Ok(Err(Changed(format!("page {page_number} is gone"))));
+                }
                 _ => return Err(status_error(&reply, "device list")),
             }
             let page = parse_page(&reply.body, devices.len())?;
+            if let Some(now) = page.count
+                && let Some(before) = count.replace(now)
+                && before != now
+            {
+                return Ok(Err(Changed(format!("count went from {before} to {now}"))));
+            }
+            if let Some(d) = page.devices.iter().find(|d| !ids.insert(d.id)) {
+                return Ok(Err(Changed(format!("device id {} was listed twice", d.id))));
+            }
             devices.extend(page.devices);
             let Some(next) = page.next else {
-                return Ok(devices);
+                return Ok(match count {
+                    Some(c) if c != devices.len() as u64 => Err(Changed(format!(
+                        "read {} devices, but count says {c}",
+                        devices.len()
+                    ))),
+                    _ => Ok(devices),
+                });
             };
             let next = self.base.resolve_next(&url, &next)?;
             visited.insert(std::mem::replace(&mut url, next));
@@ -339,15 +388,28 @@ impl Client {
     }
 }
 
-/// Reads status, `Retry-After` and the whole body, refusing bodies over [`MAX_BODY_BYTES`].
+/// Reads status, the headers hmx uses and the whole body, refusing bodies
+/// over [`MAX_BODY_BYTES`] and content codings hmx did not ask for.
 fn read_reply(response: Response<Body>, what: &str) -> Result<Reply, Error> {
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let retry_after = header("retry-after").and_then(parse_retry_after);
+    let intercepted = header("cf-mitigated").is_some()
+        || header("content-type").is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
+    // hmx sends no Accept-Encoding, so any coding but identity is one it cannot read.
+    if let Some(coding) = header("content-encoding").filter(|c| !c.eq_ignore_ascii_case("identity"))
+    {
+        return Err(Error::protocol(format!(
+            "{what}: the answer is encoded with `{coding}`, which hmx did not ask for and cannot read"
+        ))
+        .with_status(status));
+    }
     let too_big = || {
         Error::protocol(format!(
             "{what}: response body exceeds {MAX_BODY_BYTES} bytes"
@@ -382,21 +444,77 @@ fn read_reply(response: Response<Body>, what: &str) -> Result<Reply, Error> {
         }
         body.extend_from_slice(&chunk[..n]);
     }
+    // A byte order mark is not JSON, but some servers put one before it.
+    if body.starts_with(b"\xEF\xBB\xBF") {
+        body.drain(..3);
+    }
     Ok(Reply {
         status,
         retry_after,
+        intercepted,
         body,
     })
 }
 
-/// An `Auth` error carrying the cloud's own words, or `fallback` when it gave none.
-fn auth_error(reply: &Reply, what: &str, fallback: &str) -> Error {
+/// `Retry-After` as a wait: delay-seconds, or an HTTP-date turned into the
+/// seconds from now (zero when it is past); RFC 9110 allows both.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    let wait = when
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    // Round up, so that a caller who waits this long is never early.
+    Some(Duration::from_secs(
+        wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+    ))
+}
+
+/// The wait DRF writes into a throttled answer's `detail` ("Request was
+/// throttled. Expected available in 60 seconds.", in whatever language
+/// `Accept-Language` chose): its number, when it has exactly one.
+fn wait_from_body(body: &[u8]) -> Option<Duration> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let detail = value.get("detail")?.as_str()?;
+    let mut numbers = detail
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty());
+    let seconds = numbers.next()?.parse().ok()?;
+    numbers
+        .next()
+        .is_none()
+        .then(|| Duration::from_secs(seconds))
+}
+
+/// Whether a refusal came from the cloud itself: DRF answers in JSON objects.
+fn from_the_cloud(reply: &Reply) -> bool {
+    !reply.intercepted && serde_json::from_slice::<Value>(&reply.body).is_ok_and(|v| v.is_object())
+}
+
+/// The error for a 400/401/403 on `what`: `Auth` with the cloud's own words
+/// (`fallback` when it gave none), or `Http` when a proxy, firewall or CDN
+/// answered instead, so that a good password is not taken for a wrong one.
+fn auth_error(reply: &Reply, what: &str, refused: &str, fallback: &str) -> Error {
+    let status = reply.status;
+    if !from_the_cloud(reply) {
+        return Error::new(
+            ErrorKind::Http,
+            format!(
+                "{what}: HTTP {status} from something in front of the cloud (a proxy, firewall \
+                 or CDN page, not the cloud's JSON): the request was blocked before it reached \
+                 the cloud"
+            ),
+        )
+        .with_status(status);
+    }
     let words = server_words(&reply.body).unwrap_or_else(|| fallback.to_string());
     Error::new(
         ErrorKind::Auth,
-        format!("{what} (HTTP {}): {words}", reply.status),
+        format!("{refused} (HTTP {status}): {words}"),
     )
-    .with_status(reply.status)
+    .with_status(status)
 }
 
 /// The error for a status that is neither success nor an auth refusal.
@@ -404,15 +522,15 @@ fn status_error(reply: &Reply, what: &str) -> Error {
     let status = reply.status;
     let error = match status {
         429 => {
-            let wait = reply
-                .retry_after
+            let retry_after = reply.retry_after.or_else(|| wait_from_body(&reply.body));
+            let wait = retry_after
                 .map(|d| format!("; retry after {} s", d.as_secs()))
                 .unwrap_or_default();
             Error::new(
                 ErrorKind::RateLimited,
                 format!("{what}: too many requests (HTTP 429){wait}"),
             )
-            .with_retry_after(reply.retry_after)
+            .with_retry_after(retry_after)
         }
         300..=399 => Error::new(
             ErrorKind::Http,
@@ -440,6 +558,7 @@ pub(crate) fn token_from_reply(body: &[u8]) -> Result<Token, Error> {
 
 /// The human-readable part of a DRF-style error body: `detail`,
 /// `non_field_errors` and field errors (`field: message`), joined by "; ".
+/// Uncut: it may hold a secret the server echoed, which is redacted before any cut.
 pub(crate) fn server_words(body: &[u8]) -> Option<String> {
     fn texts(value: &Value, out: &mut Vec<String>) {
         match value {
@@ -469,19 +588,9 @@ pub(crate) fn server_words(body: &[u8]) -> Option<String> {
         }
         other => texts(other, &mut parts),
     }
-    let mut words = parts.join("; ");
-    if words.is_empty() {
-        return None;
-    }
-    if words.len() > MAX_SERVER_WORDS {
-        let mut cut = MAX_SERVER_WORDS;
-        while !words.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        words.truncate(cut);
-        words.push_str("...");
-    }
-    Some(words)
+    // Not cut here: the whole text is redacted first (see `Error::redact`).
+    let words = parts.join("; ");
+    (!words.is_empty()).then_some(words)
 }
 
 #[cfg(test)]
@@ -502,12 +611,6 @@ mod tests {
         );
         assert_eq!(w("<html>oops</html>"), None);
         assert_eq!(w(""), None);
-        assert!(
-            w(&format!(r#"{{"detail":"{}"}}"#, "é".repeat(400)))
-                .unwrap()
-                .len()
-                <= MAX_SERVER_WORDS + 3
-        );
     }
 
     #[test]

@@ -73,10 +73,12 @@ impl Device {
     }
 }
 
-/// One page of `GET /api/device/`: its devices and the raw `next` link.
+/// One page of `GET /api/device/`: its devices, the raw `next` link, and
+/// `count` (the list's length when the page was made), when the envelope has one.
 pub(crate) struct Page {
     pub(crate) devices: Vec<Device>,
     pub(crate) next: Option<String>,
+    pub(crate) count: Option<u64>,
 }
 
 /// Parses a page body; `first_index` numbers its devices within the whole list.
@@ -85,10 +87,21 @@ pub(crate) fn parse_page(body: &[u8], first_index: usize) -> Result<Page, Error>
         .map_err(|e| Error::protocol(format!("device list is not a JSON object: {e}")))?;
     let next = match envelope.shift_remove("next") {
         None | Some(Value::Null) => None,
+        // Some servers write "" for "no more pages".
+        Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => Some(s),
         Some(_) => {
             return Err(Error::protocol(
                 "device list has a `next` that is not a string",
+            ));
+        }
+    };
+    let count = match envelope.shift_remove("count") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.is_u64() => n.as_u64(),
+        Some(_) => {
+            return Err(Error::protocol(
+                "device list has a `count` that is not a whole number",
             ));
         }
     };
@@ -108,7 +121,11 @@ pub(crate) fn parse_page(body: &[u8], first_index: usize) -> Result<Page, Error>
             ))),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { devices, next })
+    Ok(Page {
+        devices,
+        next,
+        count,
+    })
 }
 
 /// The device whose serial is `sn`, compared case-insensitively after trimming
@@ -163,6 +180,8 @@ mod tests {
             b"{\"results\":[{\"sn\":\"x\"}]}",
             b"{\"results\":[{\"id\":1,\"sn\":\"x\",\"totp_key\":5}]}",
             b"{\"results\":[],\"next\":3}",
+            b"{\"results\":[],\"count\":-1}",
+            b"{\"results\":[],\"count\":\"7\"}",
             b"\xff\xfe",
         ] {
             assert!(parse_page(body, 0).is_err(), "{body:?}");

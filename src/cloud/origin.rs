@@ -1,18 +1,40 @@
-//! Base URL checks and the same-origin rule that keeps the token at the configured host.
+//! The base URL, and the rule that sends every request (and so the token) only there.
+//!
+//! Absolute URLs are parsed by `http::Uri` (through ureq); what stays ours is
+//! the relative-reference step and the `next`-link rule: a link is followed
+//! only when its host is the base URL's host, and then always to the base
+//! URL's scheme, host and port, whatever scheme or port the link names.
+//! Django REST Framework behind a TLS proxy writes `http://` links, or drops
+//! the port, because it builds them from what the proxy passed on.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use ureq::http::Uri;
+
 use crate::error::Error;
 
-/// A parsed absolute URL: scheme, host and port (the origin) plus the rest.
+/// Where requests go: scheme, host (normalised) and port.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Parts {
+struct Origin {
     https: bool,
-    /// Lower-case; IPv6 literals keep their brackets.
+    /// Lower-case, without a trailing dot; IPv6 literals in brackets, in canonical form.
     host: String,
     port: u16,
-    /// Path, query, no fragment; starts with '/' or is empty.
-    rest: String,
+}
+
+impl Origin {
+    fn to_url(&self) -> String {
+        let (scheme, default_port) = if self.https {
+            ("https", 443)
+        } else {
+            ("http", 80)
+        };
+        if self.port == default_port {
+            format!("{scheme}://{}", self.host)
+        } else {
+            format!("{scheme}://{}:{}", self.host, self.port)
+        }
+    }
 }
 
 /// Refuses what must never reach a request line: spaces, control and non-ASCII bytes.
@@ -26,43 +48,38 @@ fn check_chars(url: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn split_absolute(url: &str) -> Result<Parts, &'static str> {
+/// The host as hmx compares it: ASCII lower-case, one trailing dot dropped,
+/// IPv6 literals in canonical form. `None` when it is not a usable host name.
+fn normalise_host(host: &str) -> Option<String> {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<Ipv6Addr>().ok().map(|ip| format!("[{ip}]"));
+    }
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let valid = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    valid.then(|| host.to_ascii_lowercase())
+}
+
+/// Splits an absolute `http(s)://` URL into its origin and its path and query
+/// (fragment dropped; `/` when the path is empty).
+fn parse_absolute(url: &str) -> Result<(Origin, String), &'static str> {
     check_chars(url)?;
-    let (https, after) = if let Some(r) = strip_prefix_ci(url, "https://") {
-        (true, r)
-    } else if let Some(r) = strip_prefix_ci(url, "http://") {
-        (false, r)
-    } else {
-        return Err("must start with https://");
+    let uri: Uri = url.parse().map_err(|_| "is not a valid URL")?;
+    let https = match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("https") => true,
+        Some(s) if s.eq_ignore_ascii_case("http") => false,
+        _ => return Err("must start with https://"),
     };
-    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-    let (authority, rest) = after.split_at(end);
-    if authority.contains('@') {
+    let authority = uri.authority().ok_or("has no valid host")?;
+    if authority.as_str().contains('@') {
         return Err("must not contain user information");
     }
-    let (host, port) = if authority.starts_with('[') {
-        let close = authority.find(']').ok_or("has an unclosed IPv6 bracket")?;
-        let host = &authority[..=close];
-        host[1..close]
-            .parse::<Ipv6Addr>()
-            .map_err(|_| "has an invalid IPv6 address")?;
-        (host, &authority[close + 1..])
-    } else {
-        match authority.find(':') {
-            Some(i) => (&authority[..i], &authority[i..]),
-            None => (authority, ""),
-        }
-    };
-    let valid_host = !host.is_empty()
-        && (host.starts_with('[')
-            || host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
-    if !valid_host {
-        return Err("has no valid host");
-    }
-    let port = match port.strip_prefix(':') {
-        None if port.is_empty() => {
+    let host = normalise_host(authority.host()).ok_or("has no valid host")?;
+    // Without user information the authority is the host, then `:port` if any.
+    let port = match authority.as_str()[authority.host().len()..].strip_prefix(':') {
+        None => {
             if https {
                 443
             } else {
@@ -74,21 +91,15 @@ fn split_absolute(url: &str) -> Result<Parts, &'static str> {
             .ok()
             .filter(|p| *p != 0)
             .ok_or("has an invalid port")?,
-        None => return Err("has an invalid port"),
     };
-    let rest = rest.split('#').next().unwrap_or("");
-    Ok(Parts {
-        https,
-        host: host.to_ascii_lowercase(),
-        port,
-        rest: rest.to_string(),
-    })
-}
-
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
+    let mut rest = uri
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_string();
+    if !rest.starts_with('/') {
+        rest.insert(0, '/');
+    }
+    Ok((Origin { https, host, port }, rest))
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -101,45 +112,70 @@ fn is_loopback(host: &str) -> bool {
     host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-impl Parts {
-    fn origin(&self) -> String {
-        let scheme = if self.https { "https" } else { "http" };
-        let default_port = if self.https { 443 } else { 80 };
-        if self.port == default_port {
-            format!("{scheme}://{}", self.host)
-        } else {
-            format!("{scheme}://{}:{}", self.host, self.port)
+/// `scheme:` at the start of a reference (RFC 3986: a letter, then letters,
+/// digits, `+`, `-`, `.`), if there is one.
+fn scheme_of(reference: &str) -> Option<&str> {
+    let colon = reference.find(':')?;
+    let scheme = &reference[..colon];
+    let mut bytes = scheme.bytes();
+    let first = bytes.next()?;
+    (first.is_ascii_alphabetic()
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.'))
+    .then_some(scheme)
+}
+
+/// RFC 3986 section 5.2.4: resolves `.` and `..` segments of an absolute path.
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *segment {
+            "." | ".." => {
+                if *segment == ".." {
+                    out.pop();
+                }
+                if last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
         }
     }
-
-    fn same_origin(&self, other: &Parts) -> bool {
-        self.https == other.https && self.host == other.host && self.port == other.port
-    }
+    format!("/{}", out.join("/"))
 }
 
 /// The configured cloud: every request hmx makes goes to this origin.
 #[derive(Clone, Debug)]
 pub(crate) struct BaseUrl {
-    parts: Parts,
-    /// `origin` + path prefix without a trailing slash, e.g. `https://my.hmarex.com`.
+    origin: Origin,
+    /// `origin` as a URL, e.g. `https://my.hmarex.com`.
+    origin_url: String,
+    /// `origin_url` + path prefix without a trailing slash.
     prefix: String,
 }
 
 impl BaseUrl {
     /// Accepts `https://host[:port][/path]`, or `http://` for loopback hosts only.
     pub(crate) fn parse(url: &str) -> Result<BaseUrl, Error> {
-        let parts =
-            split_absolute(url.trim()).map_err(|why| Error::invalid(format!("base URL {why}")))?;
-        if parts.rest.contains('?') || url.contains('#') {
+        let url = url.trim();
+        let (origin, rest) =
+            parse_absolute(url).map_err(|why| Error::invalid(format!("base URL {why}")))?;
+        if rest.contains('?') || url.contains('#') {
             return Err(Error::invalid("base URL must not have a query or fragment"));
         }
-        if !parts.https && !is_loopback(&parts.host) {
+        if !origin.https && !is_loopback(&origin.host) {
             return Err(Error::invalid(
                 "base URL must use https (plain http is allowed for loopback hosts only)",
             ));
         }
-        let prefix = format!("{}{}", parts.origin(), parts.rest.trim_end_matches('/'));
-        Ok(BaseUrl { parts, prefix })
+        let origin_url = origin.to_url();
+        let prefix = format!("{origin_url}{}", rest.trim_end_matches('/'));
+        Ok(BaseUrl {
+            origin,
+            origin_url,
+            prefix,
+        })
     }
 
     /// The base URL in canonical form, e.g. `https://my.hmarex.com`.
@@ -147,48 +183,66 @@ impl BaseUrl {
         &self.prefix
     }
 
+    /// The host, normalised (for messages that name where a request went).
+    pub(crate) fn host(&self) -> &str {
+        &self.origin.host
+    }
+
+    /// Whether requests go over TLS.
+    pub(crate) fn is_https(&self) -> bool {
+        self.origin.https
+    }
+
     /// `path` (starting with '/') under the base URL.
     pub(crate) fn join(&self, path: &str) -> String {
         format!("{}{path}", self.prefix)
     }
 
-    /// Resolves a `next` link found on the page at `current` (an absolute URL
-    /// on this origin) and refuses any link that leaves the origin.
+    /// The URL to fetch for a `next` link found on the page at `current` (a
+    /// URL this base made). A link naming the base URL's host goes to the
+    /// base URL's scheme, host and port with the link's path and query; a
+    /// link to any other host is a `Protocol` error.
     pub(crate) fn resolve_next(&self, current: &str, next: &str) -> Result<String, Error> {
-        let next = next.trim();
         let refuse = |why: &str| Error::protocol(format!("next page link {why}"));
-        let current = split_absolute(current).map_err(&refuse)?;
-        let target = if next.starts_with("//") {
-            let scheme = if current.https { "https:" } else { "http:" };
-            split_absolute(&format!("{scheme}{next}")).map_err(&refuse)?
-        } else if next.contains("://") {
-            split_absolute(next).map_err(&refuse)?
-        } else {
-            check_chars(next).map_err(&refuse)?;
-            let next = next.split('#').next().unwrap_or("");
-            let current_path = current.rest.split('?').next().unwrap_or("");
-            let rest = if next.starts_with('/') {
+        let next = next.trim();
+        check_chars(next).map_err(refuse)?;
+        let next = next.split('#').next().unwrap_or("");
+        let path_and_query = if next.starts_with("//") || scheme_of(next).is_some() {
+            let absolute = if next.starts_with("//") {
+                format!("https:{next}")
+            } else {
                 next.to_string()
-            } else if next.starts_with('?') {
+            };
+            let (origin, rest) = parse_absolute(&absolute).map_err(refuse)?;
+            if origin.host != self.origin.host {
+                return Err(refuse(&format!(
+                    "points to another host ({}); nothing was sent there",
+                    origin.host
+                )));
+            }
+            rest
+        } else {
+            let current = current.strip_prefix(&self.origin_url).unwrap_or("/");
+            let current_path = current.split('?').next().unwrap_or("/");
+            if next.starts_with('/') {
+                next.to_string()
+            } else if next.is_empty() || next.starts_with('?') {
                 format!("{current_path}{next}")
             } else {
                 let dir = &current_path[..current_path.rfind('/').map_or(0, |i| i + 1)];
                 format!("{dir}{next}")
-            };
-            Parts { rest, ..current }
+            }
         };
-        if !target.same_origin(&self.parts) {
-            return Err(refuse(&format!(
-                "points to another origin ({}); nothing was sent there",
-                target.origin()
-            )));
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query.as_str(), None),
+        };
+        let mut url = format!("{}{}", self.origin_url, remove_dot_segments(path));
+        if let Some(q) = query {
+            url.push('?');
+            url.push_str(q);
         }
-        let rest = if target.rest.is_empty() {
-            "/"
-        } else {
-            &target.rest
-        };
-        Ok(format!("{}{rest}", target.origin()))
+        Ok(url)
     }
 }
 
@@ -201,6 +255,7 @@ mod tests {
         let ok = |u: &str| BaseUrl::parse(u).unwrap().as_str().to_string();
         assert_eq!(ok("https://my.hmarex.com"), "https://my.hmarex.com");
         assert_eq!(ok("HTTPS://My.Hmarex.com:443/"), "https://my.hmarex.com");
+        assert_eq!(ok("https://my.hmarex.com./"), "https://my.hmarex.com");
         assert_eq!(
             ok("https://h.example:8443/cloud/"),
             "https://h.example:8443/cloud"
@@ -209,6 +264,7 @@ mod tests {
         assert_eq!(ok("http://127.1.2.3:9"), "http://127.1.2.3:9");
         assert_eq!(ok("http://localhost"), "http://localhost");
         assert_eq!(ok("http://[::1]:80"), "http://[::1]");
+        assert_eq!(ok("http://[0:0::1]:81"), "http://[::1]:81");
         for bad in [
             "http://my.hmarex.com",
             "http://10.0.0.1",
@@ -218,10 +274,14 @@ mod tests {
             "https://u:p@host",
             "https://host:0",
             "https://host:99999",
+            "https://host:",
             "https://host?x=1",
             "https://host/#f",
             "https://ho st",
+            "https://ho_st",
             "https://[::1",
+            "https://[::g]",
+            "https://.",
             "",
         ] {
             assert!(BaseUrl::parse(bad).is_err(), "{bad} accepted");
@@ -229,40 +289,53 @@ mod tests {
     }
 
     #[test]
-    fn next_links() {
-        let base = BaseUrl::parse("https://c.example").unwrap();
-        let cur = "https://c.example/api/device/";
+    fn next_links_follow_the_host_to_the_base_origin() {
+        let base = BaseUrl::parse("https://c.example:8443").unwrap();
+        let cur = "https://c.example:8443/api/device/";
         let r = |n: &str| base.resolve_next(cur, n);
-        assert_eq!(
-            r("https://c.example/api/device/?page=2").unwrap(),
-            "https://c.example/api/device/?page=2"
-        );
-        assert_eq!(
-            r("https://C.EXAMPLE:443/api/device/?page=2").unwrap(),
-            "https://c.example/api/device/?page=2"
-        );
-        assert_eq!(
-            r("/api/device/?page=2").unwrap(),
-            "https://c.example/api/device/?page=2"
-        );
-        assert_eq!(
-            r("?page=3").unwrap(),
-            "https://c.example/api/device/?page=3"
-        );
+        let page2 = "https://c.example:8443/api/device/?page=2";
+        for same_host in [
+            "https://c.example:8443/api/device/?page=2",
+            // DRF behind a proxy that does not forward the scheme, or drops the port:
+            "http://c.example:8443/api/device/?page=2",
+            "https://c.example/api/device/?page=2",
+            "http://c.example/api/device/?page=2",
+            "http://C.EXAMPLE./api/device/?page=2",
+            "HTTPS://c.example:444/api/device/?page=2#top",
+            "//c.example/api/device/?page=2",
+            "/api/device/?page=2",
+            "?page=2",
+            "./?page=2",
+            "../device/?page=2",
+        ] {
+            assert_eq!(r(same_host).unwrap(), page2, "{same_host}");
+        }
         assert_eq!(
             r("x?page=3").unwrap(),
-            "https://c.example/api/device/x?page=3"
+            "https://c.example:8443/api/device/x?page=3"
         );
-        assert_eq!(r("//c.example/p").unwrap(), "https://c.example/p");
         for foreign in [
             "https://evil.example/api/device/?page=2",
-            "http://c.example/api/device/?page=2",
-            "https://c.example:444/api/device/?page=2",
+            "http://c.example.evil.example/",
             "//evil.example/p",
             "https://c.example@evil.example/",
+            "https://user@c.example/",
+            "ftp://c.example/api/device/?page=2",
+            "javascript:alert(1)",
+            "https://c.example:0/",
+            "https://c.exa mple/",
         ] {
             let e = r(foreign).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::Protocol, "{foreign}");
         }
+    }
+
+    #[test]
+    fn dot_segments() {
+        assert_eq!(remove_dot_segments("/a/b/../c"), "/a/c");
+        assert_eq!(remove_dot_segments("/a/./b/"), "/a/b/");
+        assert_eq!(remove_dot_segments("/../../x"), "/x");
+        assert_eq!(remove_dot_segments("/a/.."), "/");
+        assert_eq!(remove_dot_segments("/"), "/");
     }
 }

@@ -76,6 +76,18 @@ pub enum Fault {
     Hang,
     /// Send the normal answer one byte at a time, this long apart.
     Trickle(Duration),
+    /// Answer with this status and a DRF-style error whose text is `padding`
+    /// characters long and ends with the secret the request carried (the
+    /// password on the login, the token on a device page), as a careless
+    /// server might echo it.
+    EchoSecret {
+        /// HTTP status.
+        status: u16,
+        /// Characters of text before the secret.
+        padding: usize,
+    },
+    /// The normal answer with a UTF-8 byte order mark before the JSON.
+    ByteOrderMark,
 }
 
 impl Fault {
@@ -102,6 +114,28 @@ pub enum NextLink {
     Foreign(String),
     /// Absolute, and the last page links back to the first.
     Cycle,
+    /// `http://127.0.0.1:port/...`: DRF behind a TLS proxy that does not
+    /// forward the scheme (`$http_host`), so the link names plain http.
+    PlainHttp,
+    /// `https://127.0.0.1/...`: a proxy that passes `$host`, so the port is dropped.
+    NoPort,
+    /// Any link: `{port}` and `{path}` (path and query) are filled in.
+    Template(String),
+}
+
+/// A change to the device list the stand-in makes while it is being read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListChange {
+    /// Delete the first n devices.
+    RemoveFirst(usize),
+    /// Add a new device (a fresh id and serial) at the front.
+    AddFirst,
+}
+
+struct ChangeRule {
+    after_page: usize,
+    change: ListChange,
+    remaining: usize,
 }
 
 /// The transport the stand-in speaks.
@@ -160,7 +194,8 @@ struct FaultRule {
 pub(crate) struct Shared {
     base_url: String,
     accounts: Vec<(String, String)>,
-    devices: Vec<Value>,
+    devices: Mutex<Vec<Value>>,
+    changes: Mutex<Vec<ChangeRule>>,
     page_size: usize,
     next_link: NextLink,
     fixed_token: Option<String>,
@@ -185,6 +220,34 @@ impl Shared {
             }
         }
         Some(fault)
+    }
+
+    /// Applies the list changes due after `page` was served.
+    fn change_after(&self, page: usize) {
+        let mut changes = self.changes.lock().unwrap();
+        let mut devices = self.devices.lock().unwrap();
+        for rule in changes.iter_mut().filter(|r| r.after_page == page) {
+            match rule.change {
+                ListChange::RemoveFirst(n) => {
+                    let n = n.min(devices.len());
+                    devices.drain(..n);
+                }
+                ListChange::AddFirst => {
+                    let next_id = devices
+                        .iter()
+                        .filter_map(|d| d["id"].as_i64())
+                        .max()
+                        .unwrap_or(0)
+                        + 1;
+                    let mut device = demo_devices(1).remove(0);
+                    device["id"] = json!(next_id);
+                    device["sn"] = json!(format!("1100150010434B58363539{next_id:08X}"));
+                    devices.insert(0, device);
+                }
+            }
+            rule.remaining -= 1;
+        }
+        changes.retain(|r| r.remaining > 0);
     }
 
     fn issue_token(&self) -> String {
@@ -264,10 +327,29 @@ pub struct MockCloudBuilder {
     next_link: NextLink,
     tls: TlsMode,
     faults: Vec<FaultRule>,
+    changes: Vec<ChangeRule>,
     fixed_token: Option<String>,
 }
 
 impl MockCloudBuilder {
+    /// After page `after_page` of the device list is served, `change` the
+    /// list; the next `times` times that page is served.
+    pub fn change_after_page(
+        mut self,
+        after_page: usize,
+        change: ListChange,
+        times: usize,
+    ) -> Self {
+        if times > 0 {
+            self.changes.push(ChangeRule {
+                after_page,
+                change,
+                remaining: times,
+            });
+        }
+        self
+    }
+
     /// Every login returns this token instead of a random one (for tests
     /// that must know the token before the run).
     pub fn fixed_token(mut self, token: impl Into<String>) -> Self {
@@ -354,7 +436,8 @@ impl MockCloudBuilder {
         let shared = Arc::new(Shared {
             base_url: base_url.clone(),
             accounts: self.accounts,
-            devices: self.devices,
+            devices: Mutex::new(self.devices),
+            changes: Mutex::new(self.changes),
             page_size: self.page_size,
             next_link: self.next_link,
             fixed_token: self.fixed_token,
@@ -409,6 +492,7 @@ impl MockCloud {
             next_link: NextLink::Absolute,
             tls: TlsMode::Valid,
             faults: Vec::new(),
+            changes: Vec::new(),
             fixed_token: None,
         }
     }
@@ -473,9 +557,9 @@ impl MockCloud {
         self.shared.tokens.lock().unwrap().clone()
     }
 
-    /// The devices served, as JSON.
-    pub fn devices(&self) -> &[Value] {
-        &self.shared.devices
+    /// The devices served now, as JSON.
+    pub fn devices(&self) -> Vec<Value> {
+        self.shared.devices.lock().unwrap().clone()
     }
 }
 

@@ -12,6 +12,11 @@ use serde_json::{Value, json};
 
 use super::{Fault, NextLink, RecordedRequest, Route, Shared};
 
+/// The port of a `scheme://host:port` URL.
+fn port_of(url: &str) -> &str {
+    url.rsplit(':').next().unwrap_or_default()
+}
+
 /// How long an idle keep-alive connection is held open.
 const IDLE: Duration = Duration::from_secs(30);
 /// How long a `Hang` fault holds a request at most.
@@ -171,11 +176,18 @@ impl Answer {
 
     fn bytes(&self) -> Vec<u8> {
         let mut head = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Length: {}\r\n",
             self.status,
             reason(self.status),
             self.body.len()
         );
+        let typed = self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+        if !typed {
+            head.push_str("Content-Type: application/json\r\n");
+        }
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -275,10 +287,37 @@ fn respond(stream: &mut dyn Duplex, shared: &Shared, request: &Request) -> io::R
             }
             return Ok(true);
         }
+        Some(Fault::EchoSecret { status, padding }) => echo_secret(request, route, status, padding),
+        Some(Fault::ByteOrderMark) => {
+            let mut answer = answer();
+            answer.body.splice(0..0, *b"\xEF\xBB\xBF");
+            answer
+        }
     };
     stream.write_all(&answer.bytes())?;
     stream.flush()?;
     Ok(request.header("connection") != Some("close"))
+}
+
+fn echo_secret(request: &Request, route: Option<Route>, status: u16, padding: usize) -> Answer {
+    let text: String = "The request was refused. "
+        .chars()
+        .cycle()
+        .take(padding)
+        .collect();
+    if route == Some(Route::Login) {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let password = body["password"].as_str().unwrap_or_default();
+        return Answer::json(
+            status,
+            json!({"non_field_errors": [format!("{text}submitted password: {password}")]}),
+        );
+    }
+    let token = request
+        .header("authorization")
+        .and_then(|v| v.strip_prefix("Token "))
+        .unwrap_or_default();
+    Answer::json(status, json!({"detail": format!("{text}token {token}")}))
 }
 
 fn login(shared: &Shared, request: &Request) -> Answer {
@@ -318,8 +357,18 @@ fn device_page(shared: &Shared, request: &Request, page: usize) -> Answer {
     if !authorized {
         return Answer::json(401, json!({"detail": "Invalid token."}));
     }
+    let answer = {
+        let devices = shared.devices.lock().unwrap();
+        page_of(shared, &devices, page)
+    };
+    shared.change_after(page);
+    answer
+}
+
+/// Page `page` of `devices`, as DRF's PageNumberPagination writes it.
+fn page_of(shared: &Shared, devices: &[Value], page: usize) -> Answer {
     let size = shared.page_size.max(1);
-    let pages = shared.devices.len().div_ceil(size).max(1);
+    let pages = devices.len().div_ceil(size).max(1);
     if page == 0 || page > pages {
         return Answer::json(404, json!({"detail": "Invalid page."}));
     }
@@ -334,6 +383,15 @@ fn device_page(shared: &Shared, request: &Request, page: usize) -> Answer {
             NextLink::Relative => json!(path),
             NextLink::QueryOnly => json!(format!("?page={n}")),
             NextLink::Foreign(origin) => json!(format!("{origin}{path}")),
+            NextLink::PlainHttp => json!(format!(
+                "http://127.0.0.1:{}{path}",
+                port_of(&shared.base_url)
+            )),
+            NextLink::NoPort => json!(format!("https://127.0.0.1{path}")),
+            NextLink::Template(t) => json!(
+                t.replace("{port}", port_of(&shared.base_url))
+                    .replace("{path}", &path)
+            ),
         }
     };
     let next = if page < pages {
@@ -349,10 +407,10 @@ fn device_page(shared: &Shared, request: &Request, page: usize) -> Answer {
         Value::Null
     };
     let start = (page - 1) * size;
-    let end = (start + size).min(shared.devices.len());
-    let results = &shared.devices[start.min(end)..end];
+    let end = (start + size).min(devices.len());
+    let results = &devices[start.min(end)..end];
     Answer::json(
         200,
-        json!({"count": shared.devices.len(), "next": next, "previous": previous, "results": results}),
+        json!({"count": devices.len(), "next": next, "previous": previous, "results": results}),
     )
 }

@@ -41,6 +41,20 @@
 static const char *EMAIL = "demo@hmx.invalid";
 static const char *PASSWORD = "demo-password";
 
+/* Whether `text` holds any run of 4 or more characters of `secret`. */
+static int has_piece(const char *text, const char *secret) {
+    size_t n = strlen(secret);
+    for (size_t i = 0; i + 4 <= n; i++) {
+        char piece[5];
+        memcpy(piece, secret + i, 4);
+        piece[4] = '\0';
+        if (strstr(text, piece) != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static char *read_file(const char *path) {
     FILE *f = fopen(path, "rb");
     CHECK(f != NULL);
@@ -172,7 +186,7 @@ static int scenario_status(const char *want, unsigned timeout_ms) {
         st = hmx_list_devices(client, token, &list, err, sizeof err);
         if (st != HMX_STATUS_OK) {
             CHECK(list == (hmx_device_list *)&untouched);
-            CHECK(strstr(err, token) == NULL); /* messages never carry the token */
+            CHECK(!has_piece(err, token)); /* messages never carry the token, nor a piece */
         }
         hmx_free(token);
         if (st == HMX_STATUS_OK) {
@@ -181,7 +195,7 @@ static int scenario_status(const char *want, unsigned timeout_ms) {
     } else {
         CHECK(token == &untouched);
     }
-    CHECK(strstr(err, PASSWORD) == NULL);
+    CHECK(!has_piece(err, PASSWORD));
     printf("%s: %s\n", hmx_status_name(st), err);
     CHECK(strcmp(hmx_status_name(st), want) == 0);
     CHECK(st == HMX_STATUS_OK || err[0] != '\0');
