@@ -1,19 +1,25 @@
 //! Runs the stand-in cloud as a process, for C, Python and shell users.
 //!
-//!     mock_cloud [--devices N] [--page-size N] [--token T] [--tls valid|wrong-host|plain] [--fault ROUTE=WHAT]... [--run CMD ARGS...]
+//!     mock_cloud [--devices N] [--page-size N] [--token T] [--tls valid|wrong-host|plain]
+//!                [--next absolute|relative|plain-http|no-port] [--change PAGE=remove:N|add[:TIMES]]...
+//!                [--fault ROUTE=WHAT]... [--run CMD ARGS...]
 //!
 //! Prints `HMX_BASE_URL=<url>` and `HMX_CA_FILE=<path>` on stdout, then serves
 //! until stdin closes. With `--run`, instead runs CMD with those variables and
 //! `HMX_PASSWORD` (the demo account's) set, and exits with its status.
 //! ROUTE is `login`, `devices` (every page) or `pageN`; WHAT is an HTTP status
-//! (`500`), `drop`, `hang`, `garbage`, `huge` or `redirect`.
+//! (`500`), `drop`, `hang`, `garbage`, `huge`, `redirect`, or `echo` (a
+//! refusal whose 272 characters of text end with the password or token sent).
+//! `--change 1=remove:3` deletes the first 3 devices after page 1 is served
+//! (once, or TIMES times); `--change 1=add` adds one at the front.
 //! The demo account is `demo@hmx.invalid` / `demo-password`.
 
 use std::io::{Read, Write};
 use std::process::{Command, ExitCode};
 
 use hmx::testing::{
-    DEMO_EMAIL, DEMO_PASSWORD, Fault, MockCloud, MockCloudBuilder, Route, TlsMode, demo_devices,
+    DEMO_EMAIL, DEMO_PASSWORD, Fault, ListChange, MockCloud, MockCloudBuilder, NextLink, Route,
+    TlsMode, demo_devices,
 };
 
 fn route(name: &str) -> Result<Route, String> {
@@ -28,8 +34,12 @@ fn route(name: &str) -> Result<Route, String> {
     }
 }
 
-fn fault(what: &str) -> Result<Fault, String> {
+fn fault(route: Route, what: &str) -> Result<Fault, String> {
     Ok(match what {
+        "echo" => Fault::EchoSecret {
+            status: if route == Route::Login { 400 } else { 401 },
+            padding: 272,
+        },
         "drop" => Fault::Drop,
         "hang" => Fault::Hang,
         "garbage" => Fault::Body(b"<html>not json</html>".to_vec()),
@@ -70,7 +80,32 @@ fn parse_args() -> Result<(MockCloudBuilder, Vec<String>), String> {
             "--fault" => {
                 let spec = value()?;
                 let (r, w) = spec.split_once('=').ok_or("--fault takes ROUTE=WHAT")?;
-                builder.fault(route(r)?, fault(w)?)
+                let route = route(r)?;
+                builder.fault(route, fault(route, w)?)
+            }
+            "--next" => builder.next_link(match value()?.as_str() {
+                "absolute" => NextLink::Absolute,
+                "relative" => NextLink::Relative,
+                "plain-http" => NextLink::PlainHttp,
+                "no-port" => NextLink::NoPort,
+                other => return Err(format!("unknown --next {other}")),
+            }),
+            "--change" => {
+                let spec = value()?;
+                let bad = || {
+                    format!("--change takes PAGE=remove:N[:TIMES] or PAGE=add[:TIMES], not {spec}")
+                };
+                let (page, what) = spec.split_once('=').ok_or_else(bad)?;
+                let page = page.parse().map_err(|_| bad())?;
+                let parts: Vec<&str> = what.split(':').collect();
+                let (change, times) = match parts[..] {
+                    ["remove", n] => (ListChange::RemoveFirst(n.parse().map_err(|_| bad())?), "1"),
+                    ["remove", n, t] => (ListChange::RemoveFirst(n.parse().map_err(|_| bad())?), t),
+                    ["add"] => (ListChange::AddFirst, "1"),
+                    ["add", t] => (ListChange::AddFirst, t),
+                    _ => return Err(bad()),
+                };
+                builder.change_after_page(page, change, times.parse().map_err(|_| bad())?)
             }
             "--run" => {
                 let run: Vec<String> = args.collect();
