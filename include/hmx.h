@@ -11,20 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- Digits in a device token.
- */
-#define DIGITS 9
+/* Terneo's cloud, the default base URL. */
+#define HMX_TERNEO_URL "https://my.hmarex.com"
 
-/*
- Seconds a token is valid.
- */
-#define PERIOD 30
+/* Welrok's cloud: the same server software and protocol. */
+#define HMX_WELROK_URL "https://app.welrok.com"
 
-/*
- 2000-01-01T00:00:00Z as Unix time: the device clock's zero.
- */
-#define DEVICE_EPOCH_UNIX 946684800
 
 /*
  The major version, as in `Cargo.toml` (checked by a test).
@@ -45,6 +37,16 @@
  Digits in a device token; `hmx_totp` needs a buffer of at least this plus one.
  */
 #define HMX_TOTP_DIGITS 9
+
+/*
+ Seconds a device token is valid.
+ */
+#define HMX_TOTP_PERIOD 30
+
+/*
+ 2000-01-01T00:00:00Z as Unix time: the device clock's zero.
+ */
+#define HMX_DEVICE_EPOCH_UNIX 946684800
 
 /*
  The result of every fallible hmx function. The values are stable.
@@ -101,6 +103,13 @@ typedef enum hmx_status {
  `hmx_free`. One client may be used by many threads at once.
  */
 typedef struct hmx_client hmx_client;
+
+/*
+ Settings for a client, from `hmx_client_builder_new`. Opaque; free with
+ `hmx_free`. Setters store a value and `hmx_client_builder_build` checks
+ them all, as `ClientBuilder::build` does in Rust; build as often as you like.
+ */
+typedef struct hmx_client_builder hmx_client_builder;
 
 /*
  One device. The strings belong to the list and live until it is freed.
@@ -166,6 +175,79 @@ enum hmx_status hmx_test_panic(char *err_buf, size_t err_len);
 const char *hmx_status_name(int status);
 
 /*
+ Makes a builder with the defaults of `hmx_client_new(NULL, 0, NULL, ...)`:
+ Terneo's cloud, 10 s to connect, 30 s a request, public roots, `Accept-Language: en`.
+
+ # Safety
+ `builder_out` must be NULL or writable.
+ */
+enum hmx_status hmx_client_builder_new(struct hmx_client_builder **builder_out);
+
+/*
+ The cloud to talk to, e.g. `HMX_WELROK_URL`: `https://` only, or `http://`
+ for loopback hosts. Checked by `hmx_client_builder_build`.
+
+ # Safety
+ `builder` NULL or from `hmx_client_builder_new`; `url` NULL or NUL-terminated.
+ */
+enum hmx_status hmx_client_builder_base_url(struct hmx_client_builder *builder, const char *url);
+
+/*
+ Bound on each request, from connecting to the last body byte, in
+ milliseconds; default 30000. 0 is refused by `hmx_client_builder_build`.
+
+ # Safety
+ `builder` NULL or from `hmx_client_builder_new`.
+ */
+enum hmx_status hmx_client_builder_timeout_ms(struct hmx_client_builder *builder,
+                                              uint32_t request_ms);
+
+/*
+ Bound on connecting (TCP and TLS handshake), in milliseconds; default
+ 10000, and never more than the request timeout. 0 is refused by
+ `hmx_client_builder_build`.
+
+ # Safety
+ `builder` NULL or from `hmx_client_builder_new`.
+ */
+enum hmx_status hmx_client_builder_connect_timeout_ms(struct hmx_client_builder *builder,
+                                                      uint32_t connect_ms);
+
+/*
+ Trust only the certificates in this PEM text instead of the public roots.
+ Checked by `hmx_client_builder_build`.
+
+ # Safety
+ `builder` NULL or from `hmx_client_builder_new`; `pem` NULL or NUL-terminated.
+ */
+enum hmx_status hmx_client_builder_root_ca_pem(struct hmx_client_builder *builder, const char *pem);
+
+/*
+ The `Accept-Language` header, which picks the language of the cloud's
+ messages; default `"en"`. Checked by `hmx_client_builder_build`.
+
+ # Safety
+ `builder` NULL or from `hmx_client_builder_new`; `lang` NULL or NUL-terminated.
+ */
+enum hmx_status hmx_client_builder_accept_language(struct hmx_client_builder *builder,
+                                                   const char *lang);
+
+/*
+ Checks the settings and makes a client, as `ClientBuilder::build` does: a
+ bad URL, a zero timeout, an unusable language or PEM is
+ `HMX_STATUS_INVALID_ARGUMENT` with the reason in `err_buf`. The builder is
+ unchanged and may build again.
+
+ # Safety
+ `builder` NULL or from `hmx_client_builder_new`; `client_out` NULL or
+ writable; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_client_builder_build(const struct hmx_client_builder *builder,
+                                         struct hmx_client **client_out,
+                                         char *err_buf,
+                                         size_t err_len);
+
+/*
  Makes a client. `base_url` NULL means `https://my.hmarex.com`; `timeout_ms`
  0 means the defaults (10 s to connect, 30 s a request), otherwise it bounds
  each request, connecting included; `root_ca_pem` NULL means the public
@@ -226,6 +308,20 @@ enum hmx_status hmx_find_device(const struct hmx_device_list *list,
                                 const struct hmx_device **device_out);
 
 /*
+ The rest of device `index` of `list`: every field the cloud sent besides
+ `id`, `sn`, `name` and `totp_key` (`type`, `version_name`, `data`, ...),
+ in the cloud's order, as a JSON object text, e.g. `{"type":4,"data":{...}}`
+ (`{}` when there is nothing more). On success `*json_out` is a string to
+ free with `hmx_free`. An index past the end is `HMX_STATUS_INVALID_ARGUMENT`.
+
+ # Safety
+ `list` NULL or from `hmx_list_devices`; `json_out` NULL or writable.
+ */
+enum hmx_status hmx_device_extra_json(const struct hmx_device_list *list,
+                                      size_t index,
+                                      char **json_out);
+
+/*
  Frees anything hmx returned: a token string, a device list, a client, a
  signed request body. Token and key bytes are wiped first. NULL, a pointer
  hmx did not hand out, or one already freed is ignored.
@@ -236,6 +332,20 @@ enum hmx_status hmx_find_device(const struct hmx_device_list *list,
  that newer object is freed: do not free twice on purpose.
  */
 void hmx_free(void *ptr);
+
+/*
+ The HTTP status of the answer behind the last failed hmx call on this
+ thread; 0 when that failure had no HTTP answer (a timeout, a bad
+ argument) or the last fallible call succeeded.
+ */
+int32_t hmx_last_http_status(void);
+
+/*
+ The wait the cloud asked for in the answer behind the last failed hmx call
+ on this thread (`Retry-After`, or DRF's "Expected available in N
+ seconds"), in seconds; -1 when it named none.
+ */
+int64_t hmx_last_retry_after_s(void);
 
 /*
  Writes the 9-digit token for `device_time` (seconds since

@@ -237,3 +237,77 @@ fn field_faults_through_c() {
         assert_ok(&in_cloud(&cloud, "test_hmx", &["status", want]));
     }
 }
+
+#[test]
+fn builder_and_extra_fields() {
+    let cloud = MockCloud::start().unwrap();
+    let output = in_cloud(&cloud, "test_hmx", &["builder", "5"]);
+    assert_ok(&output);
+    let requests = cloud.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.header("accept-language") == Some("uk"))
+    );
+    // The extra fields C sees are the cloud's, in its order.
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let mut extra = cloud.devices()[0].as_object().unwrap().clone();
+    for known in ["id", "sn", "name", "totp_key"] {
+        extra.shift_remove(known);
+    }
+    let want = format!("extra: {}\n", serde_json::Value::Object(extra));
+    assert!(printed.contains(&want), "{printed}");
+}
+
+#[test]
+fn rate_limit_details_from_c() {
+    let in_two_minutes =
+        httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(120));
+    let drf = r#"{"detail":"Request was throttled. Expected available in 42 seconds."}"#;
+    for (headers, body, min, max) in [
+        (vec![("Retry-After", "30".to_string())], "", "30", "30"),
+        (vec![("Retry-After", in_two_minutes)], "", "100", "121"),
+        (vec![], drf, "42", "42"),
+        (vec![], r#"{"detail":"Slow down."}"#, "-1", "-1"),
+    ] {
+        let fault = Fault::Respond {
+            status: 429,
+            headers: headers
+                .into_iter()
+                .map(|(n, v)| (n.to_string(), v))
+                .collect(),
+            body: body.into(),
+        };
+        let cloud = MockCloud::builder()
+            .fault(Route::Login, fault)
+            .start()
+            .unwrap();
+        assert_ok(&in_cloud(&cloud, "test_hmx", &["limited", min, max]));
+    }
+}
+
+#[test]
+fn connect_and_request_timeouts_from_c() {
+    // Takes the TCP connection, never speaks: the 1 s connect bound ends it.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cloud = MockCloud::builder()
+        .fault(Route::Login, Fault::Hang)
+        .start()
+        .unwrap();
+    let silent_url = format!("https://{}", silent.local_addr().unwrap());
+    let ca = cloud.ca_file().to_str().unwrap();
+    let output = valgrind(
+        "test_hmx",
+        &["timeouts", "1000", "3000", "900", "2500"],
+        &[("HMX_BASE_URL", &silent_url), ("HMX_CA_FILE", ca)],
+    );
+    assert_ok(&output);
+    // Reads the request, never answers: the 4 s request bound ends it (the
+    // connect bound leaves the handshake, slow under valgrind, 2.5 s).
+    let output = in_cloud(
+        &cloud,
+        "test_hmx",
+        &["timeouts", "2500", "4000", "3900", "6500"],
+    );
+    assert_ok(&output);
+}

@@ -5,6 +5,7 @@ use std::ptr;
 
 use zeroize::Zeroizing;
 
+use super::client::hand_out_secret;
 use super::handles::{self, Handle};
 use super::{boundary, out_arg, str_arg};
 use crate::{Device, Error, ErrorKind};
@@ -101,6 +102,12 @@ impl DeviceList {
         &self.c_list
     }
 
+    /// `extra` of device `index` as a JSON object, or `None` past the end.
+    fn extra_json(&self, index: usize) -> Option<String> {
+        let device = self.devices.get(index)?;
+        Some(serde_json::Value::Object(device.extra.clone()).to_string())
+    }
+
     fn find(&self, sn: &str) -> Option<*const hmx_device> {
         let found = crate::find_device(&self.devices, sn)?;
         let index = self.devices.iter().position(|d| ptr::eq(d, found))?;
@@ -137,6 +144,38 @@ pub unsafe extern "C" fn hmx_find_device(
                 .ok_or_else(|| Error::invalid("list is not a live hmx device list"))?
                 .ok_or_else(|| Error::new(ErrorKind::NotFound, "no device with that serial"))?;
             *device_out = found;
+            Ok(())
+        })
+    }
+}
+
+/// The rest of device `index` of `list`: every field the cloud sent besides
+/// `id`, `sn`, `name` and `totp_key` (`type`, `version_name`, `data`, ...),
+/// in the cloud's order, as a JSON object text, e.g. `{"type":4,"data":{...}}`
+/// (`{}` when there is nothing more). On success `*json_out` is a string to
+/// free with `hmx_free`. An index past the end is `HMX_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `list` NULL or from `hmx_list_devices`; `json_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hmx_device_extra_json(
+    list: *const hmx_device_list,
+    index: usize,
+    json_out: *mut *mut c_char,
+) -> super::hmx_status {
+    // SAFETY: no error buffer; the list is reached only through the registry.
+    unsafe {
+        boundary(ptr::null_mut(), 0, || {
+            out_arg(json_out, "json_out")?;
+            if list.is_null() {
+                return Err(Error::invalid("list is NULL"));
+            }
+            let json = handles::with_device_list(list as usize, |l| l.extra_json(index))
+                .ok_or_else(|| Error::invalid("list is not a live hmx device list"))?
+                .ok_or_else(|| {
+                    Error::invalid(format!("index {index} is past the end of the list"))
+                })?;
+            *json_out = hand_out_secret(&json);
             Ok(())
         })
     }

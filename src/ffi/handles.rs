@@ -1,13 +1,13 @@
 //! What hmx handed out to C, so that `hmx_free` frees only that, once.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use zeroize::Zeroizing;
 
 use super::device::DeviceList;
-use crate::Client;
+use crate::{Client, ClientBuilder};
 
 /// One live allocation owned on C's behalf.
 pub(crate) enum Handle {
@@ -15,6 +15,7 @@ pub(crate) enum Handle {
     /// A NUL-terminated secret string (token, request body), wiped on free.
     Secret(Zeroizing<Vec<u8>>),
     DeviceList(Box<DeviceList>),
+    Builder(Box<Mutex<ClientBuilder>>),
 }
 
 impl Handle {
@@ -24,13 +25,16 @@ impl Handle {
             Handle::Client(c) => Arc::as_ptr(c) as usize,
             Handle::Secret(s) => s.as_ptr() as usize,
             Handle::DeviceList(l) => l.c_list() as usize,
+            Handle::Builder(b) => &**b as *const Mutex<ClientBuilder> as usize,
         }
     }
 }
 
-static LIVE: Mutex<Option<HashMap<usize, Handle>>> = Mutex::new(None);
+// A B-tree, not a hash map: a hash table's pointer points into the middle of
+// its allocation, which valgrind reports as "possibly lost" at exit.
+static LIVE: Mutex<BTreeMap<usize, Handle>> = Mutex::new(BTreeMap::new());
 
-fn live() -> MutexGuard<'static, Option<HashMap<usize, Handle>>> {
+fn live() -> MutexGuard<'static, BTreeMap<usize, Handle>> {
     // A panic elsewhere while holding the lock leaves the map itself consistent.
     LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -38,15 +42,13 @@ fn live() -> MutexGuard<'static, Option<HashMap<usize, Handle>>> {
 /// Records a handle and returns the address to give C.
 pub(crate) fn hand_out(handle: Handle) -> usize {
     let address = handle.address();
-    live()
-        .get_or_insert_with(HashMap::new)
-        .insert(address, handle);
+    live().insert(address, handle);
     address
 }
 
 /// The client at `address`, if hmx handed it out and it is not freed.
 pub(crate) fn client(address: usize) -> Option<Arc<Client>> {
-    match live().as_ref()?.get(&address) {
+    match live().get(&address) {
         Some(Handle::Client(c)) => Some(c.clone()),
         _ => None,
     }
@@ -54,8 +56,19 @@ pub(crate) fn client(address: usize) -> Option<Arc<Client>> {
 
 /// Runs `f` on the device list at `address` while it cannot be freed.
 pub(crate) fn with_device_list<T>(address: usize, f: impl FnOnce(&DeviceList) -> T) -> Option<T> {
-    match live().as_ref()?.get(&address) {
+    match live().get(&address) {
         Some(Handle::DeviceList(l)) => Some(f(l)),
+        _ => None,
+    }
+}
+
+/// Runs `f` on the client builder at `address` while it cannot be freed.
+pub(crate) fn with_builder<T>(
+    address: usize,
+    f: impl FnOnce(&Mutex<ClientBuilder>) -> T,
+) -> Option<T> {
+    match live().get(&address) {
+        Some(Handle::Builder(b)) => Some(f(b)),
         _ => None,
     }
 }
@@ -74,7 +87,7 @@ pub unsafe extern "C" fn hmx_free(ptr: *mut c_void) {
         if ptr.is_null() {
             return;
         }
-        let handle = live().as_mut().and_then(|m| m.remove(&(ptr as usize)));
+        let handle = live().remove(&(ptr as usize));
         // Dropped here, outside the lock: wiping a large list takes a while.
         drop(handle);
     })

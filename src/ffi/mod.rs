@@ -7,9 +7,11 @@
 
 mod status;
 
+mod builder;
 mod client;
 mod device;
 mod handles;
+mod last_error;
 mod totp;
 
 use std::ffi::{CStr, c_char};
@@ -37,8 +39,8 @@ pub const HMX_VERSION_MINOR: u32 = 1;
 pub const HMX_VERSION_PATCH: u32 = 0;
 
 /// Runs one entry point's body: maps its error to a status and a message in
-/// `err_buf`, clears `err_buf` on success, and turns a panic into
-/// `HMX_STATUS_PANIC`.
+/// `err_buf` (and the HTTP details for `hmx_last_http_status`), clears
+/// `err_buf` on success, and turns a panic into `HMX_STATUS_PANIC`.
 ///
 /// # Safety
 /// `err_buf` must be NULL or point to `err_len` writable bytes.
@@ -47,9 +49,13 @@ pub(crate) unsafe fn boundary(
     err_len: usize,
     body: impl FnOnce() -> Result<(), Error>,
 ) -> hmx_status {
+    last_error::clear();
     let (status, message) = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => (hmx_status::HMX_STATUS_OK, String::new()),
-        Ok(Err(e)) => (hmx_status::from(e.kind()), e.to_string()),
+        Ok(Err(e)) => {
+            last_error::record(&e);
+            (hmx_status::from(e.kind()), e.to_string())
+        }
         Err(_) => (
             hmx_status::HMX_STATUS_PANIC,
             "internal error: hmx panicked; please report it".to_string(),

@@ -9,6 +9,10 @@ use crate::{Error, local, totp};
 
 /// Digits in a device token; `hmx_totp` needs a buffer of at least this plus one.
 pub const HMX_TOTP_DIGITS: u32 = 9;
+/// Seconds a device token is valid.
+pub const HMX_TOTP_PERIOD: u32 = 30;
+/// 2000-01-01T00:00:00Z as Unix time: the device clock's zero.
+pub const HMX_DEVICE_EPOCH_UNIX: u64 = 946_684_800;
 
 /// Writes the 9-digit token for `device_time` (seconds since
 /// 2000-01-01T00:00:00Z) under `totp_key` (its bytes as given, not base32) into
@@ -81,7 +85,9 @@ pub unsafe extern "C" fn hmx_sign_request(
 #[cfg(test)]
 mod tests {
     #[test]
-    fn digits_constant_matches_totp() {
+    fn constants_match_totp() {
         assert_eq!(super::HMX_TOTP_DIGITS, crate::totp::DIGITS);
+        assert_eq!(super::HMX_TOTP_PERIOD, crate::totp::PERIOD);
+        assert_eq!(super::HMX_DEVICE_EPOCH_UNIX, crate::totp::DEVICE_EPOCH_UNIX);
     }
 }

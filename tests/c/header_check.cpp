@@ -4,8 +4,33 @@
 
 #include "hmx.h"
 
+// Names a C++ program may well use: the header must declare none of them.
+enum class Field { SERIAL, PERIOD };
+constexpr int DIGITS = 6;
+enum unit { SECOND, PERIOD };
+constexpr long long DEVICE_EPOCH_UNIX = 0;
+
 int main() {
     static_assert(HMX_STATUS_PANIC == 10, "status values are part of the ABI");
+    static_assert(PERIOD == 1 && DIGITS == 6 && DEVICE_EPOCH_UNIX == 0, "no hmx macro took these names");
+    static_assert(HMX_TOTP_PERIOD == 30 && HMX_TOTP_DIGITS == 9, "hmx's own names");
+    (void)Field::PERIOD;
+    hmx_client_builder *builder = nullptr;
+    if (hmx_client_builder_new(&builder) != HMX_STATUS_OK ||
+        hmx_client_builder_base_url(builder, HMX_WELROK_URL) != HMX_STATUS_OK ||
+        hmx_client_builder_timeout_ms(builder, 1000) != HMX_STATUS_OK) {
+        return 1;
+    }
+    hmx_client *built = nullptr;
+    char build_err[128];
+    if (hmx_client_builder_build(builder, &built, build_err, sizeof build_err) != HMX_STATUS_OK) {
+        return 1;
+    }
+    hmx_free(built);
+    hmx_free(builder);
+    if (hmx_last_http_status() != 0 || hmx_last_retry_after_s() != -1) {
+        return 1;
+    }
     hmx_client *client = nullptr;
     char err[128];
     hmx_status st = hmx_client_new("http://example.com", 0, nullptr, &client, err, sizeof err);

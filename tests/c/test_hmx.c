@@ -9,6 +9,11 @@
  *   test_hmx panic             the test-only panicking entry point
  *   test_hmx totp KEY TIME CODE SN DATA BODY
  *                              hmx_totp and hmx_sign_request give CODE and BODY
+ *   test_hmx builder N         every builder setter, a fetch of N devices, extra fields
+ *   test_hmx limited MIN MAX   a login refused with 429; hmx_last_retry_after_s in MIN..MAX
+ *                              (-1 -1: none given) and hmx_last_http_status 429
+ *   test_hmx timeouts CONNECT_MS REQUEST_MS MIN_MS MAX_MS
+ *                              a login that must time out after MIN_MS..MAX_MS
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -314,6 +319,151 @@ static int scenario_totp(char **v) {
     return 0;
 }
 
+static hmx_client_builder *new_builder(void) {
+    hmx_client_builder *b = NULL;
+    CHECK_STATUS(hmx_client_builder_new(&b), HMX_STATUS_OK);
+    CHECK(b != NULL);
+    const char *ca_file = getenv("HMX_CA_FILE");
+    CHECK(ca_file != NULL && getenv("HMX_BASE_URL") != NULL);
+    char *pem = read_file(ca_file);
+    CHECK_STATUS(hmx_client_builder_root_ca_pem(b, pem), HMX_STATUS_OK);
+    free(pem);
+    CHECK_STATUS(hmx_client_builder_base_url(b, getenv("HMX_BASE_URL")), HMX_STATUS_OK);
+    return b;
+}
+
+static double seconds_since(const struct timespec *start) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static int scenario_builder(size_t expected) {
+    char err[256];
+    hmx_client_builder *b = new_builder();
+    /* Generous: valgrind makes the TLS handshake slow. */
+    CHECK_STATUS(hmx_client_builder_timeout_ms(b, 60000), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_connect_timeout_ms(b, 20000), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_accept_language(b, "uk"), HMX_STATUS_OK);
+    hmx_client *client = NULL;
+    CHECK_STATUS(hmx_client_builder_build(b, &client, err, sizeof err), HMX_STATUS_OK);
+    hmx_device_list *list = fetch(client);
+    check_list(list, expected);
+
+    /* The rest of each device, as JSON. */
+    for (size_t i = 0; i < list->len; i++) {
+        char *json = NULL;
+        CHECK_STATUS(hmx_device_extra_json(list, i, &json), HMX_STATUS_OK);
+        CHECK(json[0] == '{' && strstr(json, "\"version_name\":\"2.4\"") != NULL);
+        CHECK(strstr(json, "totp_key") == NULL && strstr(json, list->items[i].sn) == NULL);
+        if (i == 0) {
+            printf("extra: %s\n", json);
+        }
+        hmx_free(json);
+    }
+    char *untouched = (char *)"x";
+    char *json = untouched;
+    CHECK_STATUS(hmx_device_extra_json(list, list->len, &json), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_device_extra_json(NULL, 0, &json), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_device_extra_json(list, 0, NULL), HMX_STATUS_INVALID_ARGUMENT);
+    hmx_device_list fake = {0, NULL};
+    CHECK_STATUS(hmx_device_extra_json(&fake, 0, &json), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(json == untouched);
+    hmx_free(list);
+
+    /* Setters store; build checks, as ClientBuilder::build does, and may run again. */
+    hmx_client *second = NULL;
+    CHECK_STATUS(hmx_client_builder_timeout_ms(b, 0), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_build(b, &second, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(err, "timeout") != NULL && second == NULL);
+    CHECK_STATUS(hmx_client_builder_timeout_ms(b, 5000), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_accept_language(b, "en\r\nX-Evil: 1"), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_build(b, &second, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_accept_language(b, "en"), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_root_ca_pem(b, "no pem"), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_build(b, &second, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_base_url(b, "http://example.com"), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_build(b, &second, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(err, "https") != NULL && second == NULL);
+    CHECK_STATUS(hmx_client_builder_base_url(b, HMX_WELROK_URL), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_build(b, &second, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    hmx_free(b);
+
+    b = new_builder();
+    CHECK_STATUS(hmx_client_builder_base_url(b, HMX_TERNEO_URL), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_build(b, &second, err, sizeof err), HMX_STATUS_OK);
+    hmx_free(second);
+    second = NULL;
+    CHECK_STATUS(hmx_client_builder_build(b, &second, err, sizeof err), HMX_STATUS_OK);
+    hmx_free(second);
+
+    /* Bad pointers and strings. */
+    const char *bad_utf8 = "\xff\xfe";
+    int not_a_builder = 0;
+    CHECK_STATUS(hmx_client_builder_new(NULL), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_base_url(NULL, HMX_TERNEO_URL), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_base_url(b, NULL), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_base_url(b, bad_utf8), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_root_ca_pem(b, NULL), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_accept_language(b, bad_utf8), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_timeout_ms((hmx_client_builder *)&not_a_builder, 1),
+                 HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_build((hmx_client_builder *)&not_a_builder, &second, err, sizeof err),
+                 HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_build(b, NULL, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_build(NULL, &second, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    hmx_free(b);
+    CHECK_STATUS(hmx_client_builder_timeout_ms(b, 1), HMX_STATUS_INVALID_ARGUMENT); /* freed */
+    hmx_free(client);
+    printf("builder: %zu devices\n", expected);
+    return 0;
+}
+
+static int scenario_limited(long long min_s, long long max_s) {
+    char err[256];
+    hmx_client_builder *b = new_builder();
+    hmx_client *client = NULL;
+    CHECK_STATUS(hmx_client_builder_build(b, &client, err, sizeof err), HMX_STATUS_OK);
+    hmx_free(b);
+    char *token = NULL;
+    CHECK_STATUS(hmx_login(client, EMAIL, PASSWORD, &token, err, sizeof err), HMX_STATUS_RATE_LIMITED);
+    int32_t http = hmx_last_http_status();
+    int64_t wait = hmx_last_retry_after_s();
+    printf("%s; HTTP %d, retry after %lld s\n", err, (int)http, (long long)wait);
+    CHECK(http == 429);
+    CHECK(wait >= min_s && wait <= max_s);
+    /* Asking again gives the same; the next fallible call resets them. */
+    CHECK(hmx_last_http_status() == 429 && hmx_last_retry_after_s() == wait);
+    char code[HMX_TOTP_DIGITS + 1];
+    CHECK_STATUS(hmx_totp("key", 0, code, sizeof code), HMX_STATUS_OK);
+    CHECK(hmx_last_http_status() == 0 && hmx_last_retry_after_s() == -1);
+    /* A failure without an HTTP answer has none. */
+    CHECK_STATUS(hmx_login(client, EMAIL, NULL, &token, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(hmx_last_http_status() == 0 && hmx_last_retry_after_s() == -1);
+    hmx_free(client);
+    return 0;
+}
+
+static int scenario_timeouts(uint32_t connect_ms, uint32_t request_ms, double min_ms, double max_ms) {
+    char err[256];
+    hmx_client_builder *b = new_builder();
+    CHECK_STATUS(hmx_client_builder_connect_timeout_ms(b, connect_ms), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_timeout_ms(b, request_ms), HMX_STATUS_OK);
+    hmx_client *client = NULL;
+    CHECK_STATUS(hmx_client_builder_build(b, &client, err, sizeof err), HMX_STATUS_OK);
+    hmx_free(b);
+    char *token = NULL;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    CHECK_STATUS(hmx_login(client, EMAIL, PASSWORD, &token, err, sizeof err), HMX_STATUS_TIMEOUT);
+    double took_ms = seconds_since(&start) * 1000.0;
+    printf("timed out after %.0f ms: %s\n", took_ms, err);
+    CHECK(took_ms >= min_ms && took_ms <= max_ms);
+    CHECK(hmx_last_http_status() == 0);
+    hmx_free(client);
+    return 0;
+}
+
 static int scenario_panic(void) {
 #if defined(HMX_TEST_UTIL)
     char err[128];
@@ -342,6 +492,16 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "misuse") == 0) {
         return scenario_misuse();
+    }
+    if (strcmp(argv[1], "builder") == 0 && argc == 3) {
+        return scenario_builder(strtoul(argv[2], NULL, 10));
+    }
+    if (strcmp(argv[1], "limited") == 0 && argc == 4) {
+        return scenario_limited(atoll(argv[2]), atoll(argv[3]));
+    }
+    if (strcmp(argv[1], "timeouts") == 0 && argc == 6) {
+        return scenario_timeouts((uint32_t)strtoul(argv[2], NULL, 10), (uint32_t)strtoul(argv[3], NULL, 10),
+                                 atof(argv[4]), atof(argv[5]));
     }
     if (strcmp(argv[1], "totp") == 0 && argc == 8) {
         return scenario_totp(argv + 2);
