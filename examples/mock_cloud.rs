@@ -8,7 +8,8 @@
 //! until stdin closes. With `--run`, instead runs CMD with those variables and
 //! `HMX_PASSWORD` (the demo account's) set, and exits with its status.
 //! ROUTE is `login`, `devices` (every page) or `pageN`; WHAT is an HTTP status
-//! (`500`), `drop`, `hang`, `garbage`, `huge`, `redirect`, or `echo` (a
+//! (`500`), `retry-after:N` (429 with `Retry-After: N`), `drop`, `hang`,
+//! `garbage`, `huge`, `redirect`, or `echo` (a
 //! refusal whose 272 characters of text end with the password or token sent).
 //! `--change 1=remove:3` deletes the first 3 devices after page 1 is served
 //! (once, or TIMES times); `--change 1=add` adds one at the front.
@@ -36,6 +37,11 @@ fn route(name: &str) -> Result<Route, String> {
 
 fn fault(route: Route, what: &str) -> Result<Fault, String> {
     Ok(match what {
+        w if w.starts_with("retry-after:") => Fault::Respond {
+            status: 429,
+            headers: vec![("Retry-After".into(), w["retry-after:".len()..].into())],
+            body: br#"{"detail":"Request was throttled."}"#.to_vec(),
+        },
         "echo" => Fault::EchoSecret {
             status: if route == Route::Login { 400 } else { 401 },
             padding: 272,

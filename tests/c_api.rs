@@ -311,3 +311,38 @@ fn connect_and_request_timeouts_from_c() {
     );
     assert_ok(&output);
 }
+
+/// The release library (LTO, `zeroize-heap`), as users build it, under valgrind
+/// as the README tells them to run it: no memory error, no definite or possible
+/// leak, with only the shipped suppressions.
+#[test]
+fn release_build_is_valgrind_clean() {
+    let cloud = MockCloud::builder()
+        .fault_times(Route::DevicePage(2), Fault::Drop, 1)
+        .start()
+        .unwrap();
+    let ca = cloud.ca_file().to_str().unwrap();
+    let env = [
+        ("HMX_BASE_URL", cloud.base_url()),
+        ("HMX_CA_FILE", ca),
+        ("HMX_PASSWORD", DEMO_PASSWORD),
+    ];
+    let runs: [(&str, &[&str]); 5] = [
+        ("list_keys", &[DEMO_EMAIL]),
+        ("test_hmx", &["fetch", "5"]),
+        ("test_hmx", &["builder", "5"]),
+        ("test_hmx", &["threads", "5", "4"]),
+        ("test_hmx", &["misuse"]),
+    ];
+    for (program, args) in runs {
+        let output = common::valgrind_release(program, args, &env);
+        assert_ok(&output);
+        let report = String::from_utf8_lossy(&output.stderr);
+        assert!(report.contains("ERROR SUMMARY: 0 errors"), "{report}");
+        assert!(
+            report.contains("definitely lost: 0 bytes")
+                || report.contains("All heap blocks were freed"),
+            "{report}"
+        );
+    }
+}

@@ -41,24 +41,33 @@ __all__ = [
     "device_time_now", "sign_request", "HmxError", "InvalidArgumentError",
     "AuthError", "RateLimitedError", "NetworkError", "HmxTimeoutError",
     "TlsError", "HttpError", "ProtocolError", "NotFoundError", "PanicError",
-    "TOTP_DIGITS",
+    "TOTP_DIGITS", "TERNEO_URL", "WELROK_URL",
 ]
 
 TOTP_DIGITS = 9
+#: Terneo's cloud, the default base URL.
+TERNEO_URL = "https://my.hmarex.com"
+#: Welrok's cloud: the same server software and protocol.
+WELROK_URL = "https://app.welrok.com"
 _ERR_LEN = 1024
 
 
 # ---------------------------------------------------------------- errors
 
 class HmxError(Exception):
-    """A failure reported by libhmx: ``status`` (int), ``name`` and ``message``."""
+    """A failure reported by libhmx: ``status`` (int), ``name`` and ``message``;
+    ``http_status`` (int or None), the HTTP status of the answer behind it; and
+    ``retry_after`` (seconds or None), the wait the cloud asked for."""
 
     status = -1
     name = "HMX_STATUS_UNKNOWN"
 
-    def __init__(self, message: str, status: Optional[int] = None, name: Optional[str] = None):
+    def __init__(self, message: str, status: Optional[int] = None, name: Optional[str] = None,
+                 http_status: Optional[int] = None, retry_after: Optional[int] = None):
         super().__init__(message)
         self.message = message
+        self.http_status = http_status
+        self.retry_after = retry_after
         if status is not None:
             self.status = status
         if name is not None:
@@ -178,6 +187,17 @@ for _name, _args, _res in [
     ("hmx_list_devices", [_c.c_void_p, _c.c_char_p, _c.POINTER(_c.c_void_p),
                           _c.c_char_p, _c.c_size_t], _status),
     ("hmx_find_device", [_c.c_void_p, _c.c_char_p, _c.POINTER(_c.c_void_p)], _status),
+    ("hmx_device_extra_json", [_c.c_void_p, _c.c_size_t, _c.POINTER(_c.c_void_p)], _status),
+    ("hmx_client_builder_new", [_c.POINTER(_c.c_void_p)], _status),
+    ("hmx_client_builder_base_url", [_c.c_void_p, _c.c_char_p], _status),
+    ("hmx_client_builder_timeout_ms", [_c.c_void_p, _c.c_uint32], _status),
+    ("hmx_client_builder_connect_timeout_ms", [_c.c_void_p, _c.c_uint32], _status),
+    ("hmx_client_builder_root_ca_pem", [_c.c_void_p, _c.c_char_p], _status),
+    ("hmx_client_builder_accept_language", [_c.c_void_p, _c.c_char_p], _status),
+    ("hmx_client_builder_build", [_c.c_void_p, _c.POINTER(_c.c_void_p), _c.c_char_p, _c.c_size_t],
+     _status),
+    ("hmx_last_http_status", [], _c.c_int32),
+    ("hmx_last_retry_after_s", [], _c.c_int64),
     ("hmx_free", [_c.c_void_p], None),
     ("hmx_totp", [_c.c_char_p, _c.c_uint32, _c.c_char_p, _c.c_size_t], _status),
     ("hmx_device_time_now", [], _c.c_uint32),
@@ -205,13 +225,19 @@ def _take_string(ptr: ctypes.c_void_p) -> str:
         _lib.hmx_free(ptr)
 
 
-def _check(status: int, err: Optional[ctypes.Array] = None) -> None:
-    """Raises the HmxError subclass for a status other than 0."""
+def _call(fn: Any, *args: Any, err: Optional[ctypes.Array] = None) -> None:
+    """Calls a fallible libhmx function; raises the HmxError subclass for a
+    status other than 0, with the failure's HTTP details. They are per thread
+    in libhmx, so they are read here, on the thread that made the call."""
+    status = fn(*args)
     if status == 0:
         return
+    http_status = int(_lib.hmx_last_http_status()) or None
+    retry_after = int(_lib.hmx_last_retry_after_s())
     message = err.value.decode("utf-8", "replace") if err is not None else ""
     cls = _ERRORS.get(status, HmxError)
-    raise cls(message or "failed", status, _static_string(_lib.hmx_status_name(status)))
+    raise cls(message or "failed", status, _static_string(_lib.hmx_status_name(status)),
+              http_status=http_status, retry_after=None if retry_after < 0 else retry_after)
 
 
 def _text(value: Any, what: str, optional: bool = False) -> Optional[bytes]:
@@ -252,27 +278,47 @@ class Device:
     totp_key: Optional[str] = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
+class Device:
+    """One thermostat of the account. ``totp_key`` is None when the cloud has
+    none; ``extra`` holds every other field the cloud sent (``type``,
+    ``version_name``, ``data``, ...), in its order."""
+    id: int
+    sn: str
+    name: str
+    totp_key: Optional[str] = field(default=None, repr=False)
+    extra: Dict[str, Any] = field(default_factory=dict, repr=False, hash=False)
+
+
+def _seconds_ms(value: Any, what: str) -> int:
+    """A positive number of seconds as whole milliseconds for libhmx."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
+    if not (value > 0 and math.isfinite(value) and value * 1000 <= 0xFFFFFFFF):
+        raise InvalidArgumentError(f"{what} must be more than 0 and at most 4294967 seconds")
+    return max(1, math.ceil(value * 1000))
+
+
 class Client:
     """A connection to one cloud; share it between threads freely.
 
-    ``base_url`` defaults to ``https://my.hmarex.com`` (https only, or http for
-    loopback hosts); ``timeout`` (seconds) bounds each request, connecting
-    included (default 10 s to connect, 30 s a request); ``root_ca_pem`` (PEM
-    text or bytes) replaces the public roots. Use as a context manager or
-    call :meth:`close`.
+    ``base_url`` defaults to :data:`TERNEO_URL` (https only, or http for
+    loopback hosts); ``timeout`` (seconds, default 30) bounds each request,
+    connecting included; ``connect_timeout`` (seconds, default 10) bounds
+    connecting (TCP and TLS handshake); ``root_ca_pem`` (PEM text or bytes)
+    replaces the public roots; ``accept_language`` picks the language of the
+    cloud's messages. Every setting is checked here, as the Rust
+    ``ClientBuilder::build`` checks it. Use as a context manager or call
+    :meth:`close`.
     """
 
-    def __init__(self, base_url: Optional[str] = None, timeout: Optional[float] = None,
-                 root_ca_pem: Union[str, bytes, None] = None):
+    def __init__(self, base_url: Optional[str] = None, timeout: Optional[float] = 30,
+                 connect_timeout: Optional[float] = 10,
+                 root_ca_pem: Union[str, bytes, None] = None, accept_language: str = "en"):
+        self._ptr: Optional[int] = None
         url = _text(base_url, "base_url", optional=True)
-        if timeout is None:
-            timeout_ms = 0
-        elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-        elif not (timeout > 0 and math.isfinite(timeout) and timeout * 1000 <= 0xFFFFFFFF):
-            raise InvalidArgumentError("timeout must be more than 0 and at most 4294967 seconds")
-        else:
-            timeout_ms = max(1, math.ceil(timeout * 1000))
+        timeout_ms = None if timeout is None else _seconds_ms(timeout, "timeout")
+        connect_ms = None if connect_timeout is None else _seconds_ms(connect_timeout, "connect_timeout")
         if isinstance(root_ca_pem, str):
             pem = _text(root_ca_pem, "root_ca_pem")
         elif isinstance(root_ca_pem, (bytes, bytearray)):
@@ -283,10 +329,24 @@ class Client:
             pem = None
         else:
             raise TypeError(f"root_ca_pem must be str, bytes or None, not {type(root_ca_pem).__name__}")
-        self._ptr: Optional[int] = None
-        handle = ctypes.c_void_p()
-        err = ctypes.create_string_buffer(_ERR_LEN)
-        _check(_lib.hmx_client_new(url, timeout_ms, pem, ctypes.byref(handle), err, _ERR_LEN), err)
+        lang = _text(accept_language, "accept_language")
+        builder = ctypes.c_void_p()
+        _call(_lib.hmx_client_builder_new, ctypes.byref(builder))
+        try:
+            if url is not None:
+                _call(_lib.hmx_client_builder_base_url, builder, url)
+            if timeout_ms is not None:
+                _call(_lib.hmx_client_builder_timeout_ms, builder, timeout_ms)
+            if connect_ms is not None:
+                _call(_lib.hmx_client_builder_connect_timeout_ms, builder, connect_ms)
+            if pem is not None:
+                _call(_lib.hmx_client_builder_root_ca_pem, builder, pem)
+            _call(_lib.hmx_client_builder_accept_language, builder, lang)
+            handle = ctypes.c_void_p()
+            err = ctypes.create_string_buffer(_ERR_LEN)
+            _call(_lib.hmx_client_builder_build, builder, ctypes.byref(handle), err, _ERR_LEN, err=err)
+        finally:
+            _lib.hmx_free(builder)
         self._ptr = handle.value
 
     def _handle(self) -> int:
@@ -299,7 +359,8 @@ class Client:
         email_b, password_b = _text(email, "email"), _text(password, "password")
         token = ctypes.c_void_p()
         err = ctypes.create_string_buffer(_ERR_LEN)
-        _check(_lib.hmx_login(self._handle(), email_b, password_b, ctypes.byref(token), err, _ERR_LEN), err)
+        _call(_lib.hmx_login, self._handle(), email_b, password_b, ctypes.byref(token), err, _ERR_LEN,
+              err=err)
         return _take_string(token)
 
     def list_devices(self, token: str) -> List[Device]:
@@ -307,12 +368,19 @@ class Client:
         token_b = _text(token, "token")
         handle = ctypes.c_void_p()
         err = ctypes.create_string_buffer(_ERR_LEN)
-        _check(_lib.hmx_list_devices(self._handle(), token_b, ctypes.byref(handle), err, _ERR_LEN), err)
+        _call(_lib.hmx_list_devices, self._handle(), token_b, ctypes.byref(handle), err, _ERR_LEN,
+              err=err)
         try:
             listing = ctypes.cast(handle, ctypes.POINTER(_DeviceList)).contents
-            return [Device(id=d.id, sn=_static_string(d.sn), name=_static_string(d.name),
-                           totp_key=_static_string(d.totp_key) if d.totp_key else None)
-                    for d in (listing.items[i] for i in range(listing.len))]
+            devices = []
+            for i in range(listing.len):
+                d = listing.items[i]
+                extra = ctypes.c_void_p()
+                _call(_lib.hmx_device_extra_json, handle, i, ctypes.byref(extra))
+                devices.append(Device(id=d.id, sn=_static_string(d.sn), name=_static_string(d.name),
+                                      totp_key=_static_string(d.totp_key) if d.totp_key else None,
+                                      extra=json.loads(_take_string(extra))))
+            return devices
         finally:
             _lib.hmx_free(handle)
 
@@ -367,7 +435,7 @@ def totp(totp_key: str, device_time: Optional[int] = None) -> str:
     key = _text(totp_key, "totp_key")
     when = _device_time(device_time)
     buf = ctypes.create_string_buffer(TOTP_DIGITS + 1)
-    _check(_lib.hmx_totp(key, when, buf, len(buf)))
+    _call(_lib.hmx_totp, key, when, buf, len(buf))
     return buf.value.decode("ascii")
 
 
@@ -383,7 +451,7 @@ def sign_request(totp_key: str, sn: str, data: Union[Dict[str, Any], str],
     when = _device_time(device_time)
     body = ctypes.c_void_p()
     err = ctypes.create_string_buffer(_ERR_LEN)
-    _check(_lib.hmx_sign_request(key, sn_b, when, data_b, ctypes.byref(body), err, _ERR_LEN), err)
+    _call(_lib.hmx_sign_request, key, sn_b, when, data_b, ctypes.byref(body), err, _ERR_LEN, err=err)
     return _take_string(body)
 
 

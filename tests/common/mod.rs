@@ -40,49 +40,101 @@ pub fn c_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         build_artifacts();
-        let lib_dir = profile_dir();
-        let dir = lib_dir.join("c-tests");
-        std::fs::create_dir_all(&dir).unwrap();
-        // The library's SONAME is libhmx.so.0; cargo writes libhmx.so.
-        let soname = dir.join("libhmx.so.0");
-        let _ = std::fs::remove_file(&soname);
-        std::os::unix::fs::symlink(lib_dir.join("libhmx.so"), &soname).unwrap();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let link = |cmd: &mut Command| {
-            cmd.arg("-I")
-                .arg(root.join("include"))
-                .arg("-L")
-                .arg(&lib_dir)
-                .arg("-lhmx")
-                .arg(format!("-Wl,-rpath,{}", dir.display()))
-                .arg("-pthread");
-        };
-        for (compiler, std, source, out) in [
-            ("gcc", "-std=c11", "examples/c/list_keys.c", "list_keys"),
-            ("gcc", "-std=c11", "tests/c/test_hmx.c", "test_hmx"),
-            (
-                "g++",
-                "-std=c++17",
-                "tests/c/header_check.cpp",
-                "header_check",
-            ),
-        ] {
-            let mut cmd = Command::new(compiler);
-            cmd.args([std, "-Wall", "-Wextra", "-Werror", "-DHMX_TEST_UTIL", "-o"])
-                .arg(dir.join(out))
-                .arg(root.join(source));
-            link(&mut cmd);
-            let output = cmd
-                .output()
-                .unwrap_or_else(|e| panic!("{compiler} not found: {e}"));
-            assert!(
-                output.status.success(),
-                "{compiler} {source} failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        dir
+        compile_c(&profile_dir(), true)
     })
+}
+
+/// Like [`c_dir`], against the release library built as the C quick start
+/// builds it (LTO, `zeroize-heap`), without the test-only entry points.
+pub fn release_c_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--features",
+                "zeroize-heap",
+                "--lib",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build --release failed");
+        compile_c(&profile_dir().parent().unwrap().join("release"), false)
+    })
+}
+
+/// Compiles the C example, the C test program and the C++ header check
+/// against the library in `lib_dir`, into `lib_dir/c-tests`.
+fn compile_c(lib_dir: &Path, test_util: bool) -> PathBuf {
+    let dir = lib_dir.join("c-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The library's SONAME is libhmx.so.0; cargo writes libhmx.so.
+    let soname = dir.join("libhmx.so.0");
+    let _ = std::fs::remove_file(&soname);
+    std::os::unix::fs::symlink(lib_dir.join("libhmx.so"), &soname).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let link = |cmd: &mut Command| {
+        cmd.arg("-I")
+            .arg(root.join("include"))
+            .arg("-L")
+            .arg(lib_dir)
+            .arg("-lhmx")
+            .arg(format!("-Wl,-rpath,{}", dir.display()))
+            .arg("-pthread");
+    };
+    for (compiler, std, source, out) in [
+        ("gcc", "-std=c11", "examples/c/list_keys.c", "list_keys"),
+        ("gcc", "-std=c11", "tests/c/test_hmx.c", "test_hmx"),
+        (
+            "g++",
+            "-std=c++17",
+            "tests/c/header_check.cpp",
+            "header_check",
+        ),
+    ] {
+        let mut cmd = Command::new(compiler);
+        cmd.args([std, "-Wall", "-Wextra", "-Werror"]);
+        if test_util {
+            cmd.arg("-DHMX_TEST_UTIL");
+        }
+        cmd.arg("-o").arg(dir.join(out)).arg(root.join(source));
+        link(&mut cmd);
+        let output = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("{compiler} not found: {e}"));
+        assert!(
+            output.status.success(),
+            "{compiler} {source} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    dir
+}
+
+/// Runs a program from [`release_c_dir`] under valgrind exactly as the README
+/// tells users to run their own tools: every leak kind valgrind counts as an
+/// error (definite and possible) fails, and so does any memory error.
+pub fn valgrind_release(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new("valgrind");
+    cmd.args(["--leak-check=full", "--error-exitcode=99"])
+        .arg(format!(
+            "--suppressions={}/tests/c/valgrind.supp",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .arg(release_c_dir().join(program))
+        .args(args)
+        .envs(env.iter().copied());
+    let output = cmd.output().expect("valgrind is installed (see README)");
+    assert_ne!(
+        output.status.code(),
+        Some(99),
+        "valgrind found errors in the release build:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }
 
 /// Runs a compiled program under valgrind; fails the test on any memory error

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 from pathlib import Path
 
@@ -63,6 +64,20 @@ class Fetching(unittest.TestCase):
             self.assertNotIn(d.totp_key, repr(d))
         with self.assertRaises(dataclasses.FrozenInstanceError):
             devices[0].name = "x"
+
+    def test_every_client_setting_and_extra_fields(self):
+        with Cloud() as cloud:
+            with hmx.Client(base_url=cloud.base_url, timeout=20, connect_timeout=5,
+                            root_ca_pem=cloud.pem.encode(), accept_language="uk") as client:
+                devices = client.list_devices(client.login(EMAIL, PASSWORD))
+        self.assertEqual(devices[0].extra, {"type": 4, "version_name": "2.4", "readonly": False,
+                                            "data": {"device_type": 4, "online": True}})
+        self.assertEqual(list(devices[0].extra), ["type", "version_name", "readonly", "data"])
+        self.assertEqual(len({d for d in devices}), 5)  # still hashable
+        self.assertEqual((hmx.TERNEO_URL, hmx.WELROK_URL),
+                         ("https://my.hmarex.com", "https://app.welrok.com"))
+        for url in (hmx.TERNEO_URL, hmx.WELROK_URL):
+            hmx.Client(base_url=url).close()
 
     def test_find_device(self):
         with Cloud() as cloud:
@@ -170,6 +185,31 @@ class Errors(unittest.TestCase):
             with self.subTest(fault=fault), Cloud("--fault", fault) as cloud:
                 self.assertRaisesHmx(cls, cloud.fetch)
 
+    def test_http_status_and_retry_after(self):
+        for fault, status, wait in [("login=retry-after:17", 429, 17), ("login=429", 429, None),
+                                    ("devices=500", 500, None), ("login=drop", None, None)]:
+            with self.subTest(fault=fault), Cloud("--fault", fault) as cloud:
+                with self.assertRaises(hmx.HmxError) as caught:
+                    cloud.fetch()
+                self.assertEqual((caught.exception.http_status, caught.exception.retry_after),
+                                 (status, wait))
+
+    def test_connect_and_request_timeouts(self):
+        # Takes the TCP connection and never speaks: the connect bound (1 s) ends it.
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen()
+            url = "https://127.0.0.1:%d" % silent.getsockname()[1]
+            started = time.monotonic()
+            self.assertRaisesHmx(hmx.HmxTimeoutError, hmx.fetch_devices, EMAIL, PASSWORD,
+                                 base_url=url, connect_timeout=1, timeout=3)
+            self.assertLess(time.monotonic() - started, 2.5)
+        # Reads the request and never answers: the request bound (3 s) ends it.
+        with Cloud("--fault", "login=hang") as cloud:
+            started = time.monotonic()
+            self.assertRaisesHmx(hmx.HmxTimeoutError, cloud.fetch, connect_timeout=1, timeout=3)
+            self.assertGreaterEqual(time.monotonic() - started, 2.9)
+
     def test_timeout(self):
         with Cloud("--fault", "login=hang") as cloud:
             e = self.assertRaisesHmx(hmx.HmxTimeoutError, cloud.fetch, timeout=0.5)
@@ -191,6 +231,10 @@ class Errors(unittest.TestCase):
         self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.Client, root_ca_pem=b"a\0b")
         self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.Client, timeout=0)
         self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.Client, timeout=float("nan"))
+        self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.Client, connect_timeout=-1)
+        e = self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.Client, accept_language="en\r\nX: y")
+        self.assertEqual((e.http_status, e.retry_after), (None, None))
+        self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.Client, accept_language="")
         with hmx.Client() as client:
             self.assertRaisesHmx(hmx.InvalidArgumentError, client.login, "a\0b", PASSWORD)
             self.assertRaisesHmx(hmx.InvalidArgumentError, client.list_devices, "has space")
@@ -204,7 +248,8 @@ class Errors(unittest.TestCase):
         lib.hmx_test_panic.argtypes = [hmx.ctypes.c_char_p, hmx.ctypes.c_size_t]
         lib.hmx_test_panic.restype = hmx.ctypes.c_int
         err = hmx.ctypes.create_string_buffer(256)
-        self.assertRaisesHmx(hmx.PanicError, hmx._check, lib.hmx_test_panic(err, 256), err)
+        e = self.assertRaisesHmx(hmx.PanicError, hmx._call, lib.hmx_test_panic, err, 256, err=err)
+        self.assertEqual((e.http_status, e.retry_after), (None, None))
 
     def test_wrong_types_fail_before_any_foreign_call(self):
         calls = []
@@ -221,6 +266,8 @@ class Errors(unittest.TestCase):
                 cases = [
                     lambda: hmx.Client(base_url=5), lambda: hmx.Client(timeout="1"),
                     lambda: hmx.Client(timeout=True), lambda: hmx.Client(root_ca_pem=1),
+                    lambda: hmx.Client(connect_timeout="1"), lambda: hmx.Client(accept_language=None),
+                    lambda: hmx.Client(accept_language=b"en"),
                     lambda: client.login(None, PASSWORD), lambda: client.login(EMAIL, b"pw"),
                     lambda: client.list_devices(b"token"), lambda: hmx.totp(b"key"),
                     lambda: hmx.totp("key", 1.5), lambda: hmx.totp("key", True),
