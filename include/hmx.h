@@ -233,6 +233,29 @@ enum hmx_status hmx_client_builder_accept_language(struct hmx_client_builder *bu
                                                    const char *lang);
 
 /*
+ Send requests through this HTTP proxy, `http://[user:password@]host[:port]`,
+ with `CONNECT` (https base URLs only; the proxy never sees the password,
+ the token or a key). NULL: no proxy, whatever the environment says. Without
+ this call the environment decides (`https_proxy`, `HTTPS_PROXY`,
+ `all_proxy`, `ALL_PROXY`, minus `NO_PROXY`). Checked by `hmx_client_builder_build`.
+
+ # Safety
+ `builder` NULL or from `hmx_client_builder_new`; `url` NULL or NUL-terminated.
+ */
+enum hmx_status hmx_client_builder_proxy(struct hmx_client_builder *builder, const char *url);
+
+/*
+ Trust the operating system's certificate store (on Linux `SSL_CERT_FILE`
+ or `SSL_CERT_DIR` when set, else the distribution's bundle) instead of the
+ public roots built into hmx. A later `hmx_client_builder_root_ca_pem`
+ replaces it, as this replaces an earlier PEM.
+
+ # Safety
+ `builder` NULL or from `hmx_client_builder_new`.
+ */
+enum hmx_status hmx_client_builder_system_roots(struct hmx_client_builder *builder);
+
+/*
  Checks the settings and makes a client, as `ClientBuilder::build` does: a
  bad URL, a zero timeout, an unusable language or PEM is
  `HMX_STATUS_INVALID_ARGUMENT` with the reason in `err_buf`. The builder is

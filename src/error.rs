@@ -95,6 +95,11 @@ impl Error {
         self
     }
 
+    pub(crate) fn with_message(mut self, message: String) -> Error {
+        self.message = message;
+        self
+    }
+
     pub(crate) fn transient(mut self) -> Error {
         self.transient = true;
         self

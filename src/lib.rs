@@ -36,7 +36,7 @@ pub use cloud::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_BODY_BYTES, MAX_PAGES,
     TERNEO_URL, WELROK_URL,
 };
-pub use cloud::{Device, find_device};
+pub use cloud::{Device, Roots, find_device};
 pub use error::{Error, ErrorKind};
 pub use secret::{Token, TotpKey};
 

@@ -8,11 +8,12 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use ureq::http::Response;
-use ureq::tls::{PemItem, RootCerts, TlsConfig};
+use ureq::tls::TlsConfig;
 use ureq::{Agent, Body};
 use zeroize::Zeroizing;
 
 use super::device::{Device, parse_page};
+use super::network::{ProxySetting, ProxyUse, Roots};
 use super::origin::BaseUrl;
 use crate::error::{Error, ErrorKind};
 use crate::secret::Token;
@@ -39,7 +40,8 @@ pub struct ClientBuilder {
     base_url: String,
     timeout: Duration,
     connect_timeout: Duration,
-    root_ca_pem: Option<Vec<u8>>,
+    roots: Roots,
+    proxy: ProxySetting,
     accept_language: String,
 }
 
@@ -49,7 +51,8 @@ impl std::fmt::Debug for ClientBuilder {
             .field("base_url", &self.base_url)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
-            .field("root_ca_pem", &self.root_ca_pem.as_ref().map(|_| "<pem>"))
+            .field("roots", &self.roots)
+            .field("proxy", &self.proxy)
             .field("accept_language", &self.accept_language)
             .finish()
     }
@@ -78,7 +81,35 @@ impl ClientBuilder {
     /// Trust only the certificates in this PEM instead of the public roots
     /// (for tests and private deployments).
     pub fn root_ca_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
-        self.root_ca_pem = Some(pem.as_ref().to_vec());
+        self.roots = Roots::Pem(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Which roots to trust: [`Roots::Bundled`] (the default: Mozilla's public
+    /// roots, built in), [`Roots::System`] (the operating system's store) or
+    /// [`Roots::Pem`] (the same as [`root_ca_pem`](Self::root_ca_pem)).
+    pub fn roots(mut self, roots: Roots) -> Self {
+        self.roots = roots;
+        self
+    }
+
+    /// Send requests through this HTTP proxy, `http://[user:password@]host[:port]`
+    /// (port 80 when none; `host:port` alone means `http://`), with `CONNECT`
+    /// and Basic proxy authentication when credentials are given. It is used
+    /// for https base URLs only; the proxy sees the cloud's host name and
+    /// encrypted bytes, never the password, the token or a key.
+    ///
+    /// Without this or [`no_proxy`](Self::no_proxy), the environment decides,
+    /// as for curl: `https_proxy`/`HTTPS_PROXY`, else `all_proxy`/`ALL_PROXY`,
+    /// unless `no_proxy`/`NO_PROXY` lists the cloud's host; never for loopback hosts.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = ProxySetting::Url(Zeroizing::new(url.into()));
+        self
+    }
+
+    /// Use no proxy, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxySetting::Off;
         self
     }
 
@@ -91,7 +122,8 @@ impl ClientBuilder {
 
     /// Checks the settings and makes the client. Fails with
     /// [`ErrorKind::InvalidArgument`] on a bad URL, a zero timeout, an unusable
-    /// `Accept-Language`, or a PEM without a usable certificate.
+    /// `Accept-Language`, a PEM or system store without a usable certificate,
+    /// or a proxy URL (given, or from the environment) that is not `http://`.
     pub fn build(self) -> Result<Client, Error> {
         let base = BaseUrl::parse(&self.base_url)?;
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
@@ -106,10 +138,10 @@ impl ClientBuilder {
                 "accept_language must be 1 to 255 printable ASCII characters",
             ));
         }
-        let root_certs = match &self.root_ca_pem {
-            None => RootCerts::WebPki,
-            Some(pem) => RootCerts::new_with_certs(&parse_root_certs(pem)?),
-        };
+        let root_certs = self.roots.load()?;
+        let proxy = self
+            .proxy
+            .resolve(base.is_https(), base.host(), base.is_loopback())?;
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -119,35 +151,16 @@ impl ClientBuilder {
             .timeout_connect(Some(self.connect_timeout.min(self.timeout)))
             .user_agent(concat!("hmx/", env!("CARGO_PKG_VERSION")))
             .accept("application/json")
-            // An environment proxy would be one more place the token goes.
-            .proxy(None)
+            .proxy(proxy.as_ref().map(|p| p.proxy.clone()))
             .tls_config(TlsConfig::builder().root_certs(root_certs).build())
             .build();
         Ok(Client {
             agent: config.into(),
             base,
+            proxy,
             accept_language: self.accept_language,
         })
     }
-}
-
-fn parse_root_certs(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, Error> {
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
-        if let PemItem::Certificate(cert) =
-            item.map_err(|e| Error::invalid(format!("root CA PEM: {e}")))?
-        {
-            // Check now that rustls can use it, so a bad CA fails here and not at connect.
-            rustls::RootCertStore::empty()
-                .add(rustls::pki_types::CertificateDer::from(cert.der().to_vec()))
-                .map_err(|e| Error::invalid(format!("root CA PEM: unusable certificate: {e}")))?;
-            certs.push(cert);
-        }
-    }
-    if certs.is_empty() {
-        return Err(Error::invalid("root CA PEM holds no certificate"));
-    }
-    Ok(certs)
 }
 
 /// A connection to one cloud. Cheap to share: `Send + Sync`, and every method takes `&self`.
@@ -168,6 +181,7 @@ fn parse_root_certs(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, 
 pub struct Client {
     agent: Agent,
     base: BaseUrl,
+    proxy: Option<ProxyUse>,
     accept_language: String,
 }
 
@@ -175,6 +189,7 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.base.as_str())
+            .field("proxy", &self.proxy.as_ref().map(|p| &p.name))
             .finish()
     }
 }
@@ -219,7 +234,8 @@ impl Client {
             base_url: super::TERNEO_URL.to_string(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            root_ca_pem: None,
+            roots: Roots::Bundled,
+            proxy: ProxySetting::Environment,
             accept_language: "en".to_string(),
         }
     }
@@ -241,7 +257,7 @@ impl Client {
             return Err(Error::invalid("password is empty"));
         }
         self.login_once(email, password)
-            .map_err(|e| e.redact(&[password]))
+            .map_err(|e| self.redact(e, password))
     }
 
     fn login_once(&self, email: &str, password: &str) -> Result<Token, Error> {
@@ -257,7 +273,7 @@ impl Client {
             .header("Accept-Language", &self.accept_language)
             .header("Content-Type", "application/json")
             .send(&body[..])
-            .map_err(|e| Error::from_transport(e, "login"))?;
+            .map_err(|e| self.transport_error(e, "login"))?;
         let reply = read_reply(response, "login")?;
         match reply.status {
             200..=299 => token_from_reply(&reply.body),
@@ -282,7 +298,7 @@ impl Client {
     /// the token is no longer accepted.
     pub fn list_devices(&self, token: &Token) -> Result<Vec<Device>, Error> {
         self.list_pages(token)
-            .map_err(|e| e.redact(&[token.as_str()]))
+            .map_err(|e| self.redact(e, token.as_str()))
     }
 
     fn list_pages(&self, token: &Token) -> Result<Vec<Device>, Error> {
@@ -358,6 +374,58 @@ impl Client {
         )))
     }
 
+    /// `error` without `secret` or the proxy's credentials (see [`Error::redact`]).
+    fn redact(&self, error: Error, secret: &str) -> Error {
+        let mut secrets = vec![secret];
+        if let Some(proxy) = &self.proxy {
+            secrets.extend(proxy.secrets.iter().map(|s| s.as_str()));
+        }
+        error.redact(&secrets)
+    }
+
+    /// A failure before any answer from the cloud; with a proxy, it names the
+    /// proxy, and a refused `CONNECT` is `Http` with the proxy's status.
+    fn transport_error(&self, error: ureq::Error, what: &str) -> Error {
+        let Some(proxy) = &self.proxy else {
+            return Error::from_transport(error, what);
+        };
+        let name = &proxy.name;
+        if let ureq::Error::ConnectProxyFailed(reason) = &error {
+            // ureq's words: "proxy server responded 407/407 Proxy Authentication Required".
+            let status = reason
+                .strip_prefix("proxy server responded ")
+                .and_then(|r| r.split('/').next())
+                .and_then(|s| s.parse::<u16>().ok());
+            return match status {
+                Some(status) => Error::new(
+                    ErrorKind::Http,
+                    format!(
+                        "{what}: the proxy {name} refused to open a tunnel to the cloud \
+                         (HTTP {status}{}); the cloud was not reached",
+                        if status == 407 {
+                            ", it wants other proxy credentials"
+                        } else {
+                            ""
+                        }
+                    ),
+                )
+                .with_status(status),
+                None => Error::new(
+                    ErrorKind::Network,
+                    format!("{what}: the proxy {name} did not open a tunnel: {reason}"),
+                ),
+            };
+        }
+        let error = Error::from_transport(error, what);
+        match error.kind() {
+            ErrorKind::Network | ErrorKind::Timeout => {
+                let message = format!("{} (through the proxy {name})", error.message());
+                error.with_message(message)
+            }
+            _ => error,
+        }
+    }
+
     /// Log in and list the devices: both steps in one call.
     pub fn fetch_devices(&self, email: &str, password: &str) -> Result<Vec<Device>, Error> {
         let token = self.login(email, password)?;
@@ -373,7 +441,7 @@ impl Client {
                 .header("Accept-Language", &self.accept_language)
                 .header("Authorization", authorization)
                 .call()
-                .map_err(|e| Error::from_transport(e, "device list"))
+                .map_err(|e| self.transport_error(e, "device list"))
                 .and_then(|response| read_reply(response, "device list"));
             let retry = match &result {
                 Ok(reply) => matches!(reply.status, 502..=504),

@@ -2,12 +2,14 @@
 
 mod client;
 mod device;
+mod network;
 mod origin;
 
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_BODY_BYTES, MAX_PAGES,
 };
 pub use device::{Device, find_device};
+pub use network::Roots;
 #[cfg(test)]
 pub(crate) use {
     client::{server_words, token_from_reply},

@@ -193,6 +193,11 @@ impl BaseUrl {
         self.origin.https
     }
 
+    /// Whether the host is this machine (127.0.0.0/8, `::1`, `localhost`).
+    pub(crate) fn is_loopback(&self) -> bool {
+        is_loopback(&self.origin.host)
+    }
+
     /// `path` (starting with '/') under the base URL.
     pub(crate) fn join(&self, path: &str) -> String {
         format!("{}{path}", self.prefix)

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::client::hmx_client;
 use super::handles::{self, Handle};
-use super::{boundary, hmx_status, out_arg, str_arg};
-use crate::{Client, ClientBuilder, Error};
+use super::{boundary, hmx_status, optional_str_arg, out_arg, str_arg};
+use crate::{Client, ClientBuilder, Error, Roots};
 
 /// Settings for a client, from `hmx_client_builder_new`. Opaque; free with
 /// `hmx_free`. Setters store a value and `hmx_client_builder_build` checks
@@ -155,6 +155,47 @@ pub unsafe extern "C" fn hmx_client_builder_accept_language(
         boundary(ptr::null_mut(), 0, || {
             let lang = str_arg(lang, "lang")?;
             set(builder, |b| b.accept_language(lang))
+        })
+    }
+}
+
+/// Send requests through this HTTP proxy, `http://[user:password@]host[:port]`,
+/// with `CONNECT` (https base URLs only; the proxy never sees the password,
+/// the token or a key). NULL: no proxy, whatever the environment says. Without
+/// this call the environment decides (`https_proxy`, `HTTPS_PROXY`,
+/// `all_proxy`, `ALL_PROXY`, minus `NO_PROXY`). Checked by `hmx_client_builder_build`.
+///
+/// # Safety
+/// `builder` NULL or from `hmx_client_builder_new`; `url` NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hmx_client_builder_proxy(
+    builder: *mut hmx_client_builder,
+    url: *const c_char,
+) -> hmx_status {
+    // SAFETY: the caller's contract, forwarded.
+    unsafe {
+        boundary(ptr::null_mut(), 0, || match optional_str_arg(url, "url")? {
+            Some(url) => set(builder, |b| b.proxy(url)),
+            None => set(builder, ClientBuilder::no_proxy),
+        })
+    }
+}
+
+/// Trust the operating system's certificate store (on Linux `SSL_CERT_FILE`
+/// or `SSL_CERT_DIR` when set, else the distribution's bundle) instead of the
+/// public roots built into hmx. A later `hmx_client_builder_root_ca_pem`
+/// replaces it, as this replaces an earlier PEM.
+///
+/// # Safety
+/// `builder` NULL or from `hmx_client_builder_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hmx_client_builder_system_roots(
+    builder: *mut hmx_client_builder,
+) -> hmx_status {
+    // SAFETY: no pointer is read but through the registry.
+    unsafe {
+        boundary(ptr::null_mut(), 0, || {
+            set(builder, |b| b.roots(Roots::System))
         })
     }
 }

@@ -9,8 +9,10 @@ use crate::{Error, local, totp};
 
 /// Digits in a device token; `hmx_totp` needs a buffer of at least this plus one.
 pub const HMX_TOTP_DIGITS: u32 = 9;
+#[allow(dead_code)] // for the header
 /// Seconds a device token is valid.
 pub const HMX_TOTP_PERIOD: u32 = 30;
+#[allow(dead_code)] // for the header
 /// 2000-01-01T00:00:00Z as Unix time: the device clock's zero.
 pub const HMX_DEVICE_EPOCH_UNIX: u64 = 946_684_800;
 

@@ -14,7 +14,10 @@
 //! ```
 
 mod certs;
+mod proxy;
 mod server;
+
+pub use proxy::{MockProxy, MockProxyBuilder, ProxyStats};
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -27,6 +30,11 @@ use std::{fs, io, thread};
 use serde_json::{Value, json};
 
 use crate::{Client, ClientBuilder};
+
+/// A host name the stand-in's certificate also covers. It resolves nowhere:
+/// a client reaches it only through a [`MockProxy`] that routes it, which
+/// proves the client went through the proxy.
+pub const CLOUD_HOST: &str = "cloud.hmx.test";
 
 /// The demo account's email.
 pub const DEMO_EMAIL: &str = "demo@hmx.invalid";
@@ -104,7 +112,7 @@ impl Fault {
 /// How the `next` links of device pages are written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NextLink {
-    /// `https://127.0.0.1:port/api/device/?page=2`, as DRF writes them.
+    /// `https://<Host header>/api/device/?page=2`, as DRF writes them.
     Absolute,
     /// `/api/device/?page=2`.
     Relative,
@@ -114,10 +122,10 @@ pub enum NextLink {
     Foreign(String),
     /// Absolute, and the last page links back to the first.
     Cycle,
-    /// `http://127.0.0.1:port/...`: DRF behind a TLS proxy that does not
+    /// `http://<Host header>/...`: DRF behind a TLS proxy that does not
     /// forward the scheme (`$http_host`), so the link names plain http.
     PlainHttp,
-    /// `https://127.0.0.1/...`: a proxy that passes `$host`, so the port is dropped.
+    /// `https://<host name>/...`: a proxy that passes `$host`, so the port is dropped.
     NoPort,
     /// Any link: `{port}` and `{path}` (path and query) are filled in.
     Template(String),
@@ -141,7 +149,7 @@ struct ChangeRule {
 /// The transport the stand-in speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TlsMode {
-    /// HTTPS with a certificate for 127.0.0.1 and localhost, signed by the generated CA.
+    /// HTTPS with a certificate for 127.0.0.1, localhost and [`CLOUD_HOST`], signed by the generated CA.
     Valid,
     /// HTTPS with a certificate for `wrong-host.invalid` only.
     WrongHost,
@@ -416,7 +424,7 @@ impl MockCloudBuilder {
         let addr = listener.local_addr()?;
         let hosts: &[&str] = match self.tls {
             TlsMode::WrongHost => &["wrong-host.invalid"],
-            _ => &["127.0.0.1", "localhost"],
+            _ => &["127.0.0.1", "localhost", CLOUD_HOST],
         };
         let (ca_pem, server_config) = certs::generate(hosts)?;
         let scheme = if self.tls == TlsMode::Plain {

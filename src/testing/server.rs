@@ -359,14 +359,19 @@ fn device_page(shared: &Shared, request: &Request, page: usize) -> Answer {
     }
     let answer = {
         let devices = shared.devices.lock().unwrap();
-        page_of(shared, &devices, page)
+        // DRF writes absolute links from the Host header the request carried.
+        let authority = shared.base_url.split_once("://").map_or("", |(_, a)| a);
+        let host = request.header("host").unwrap_or(authority);
+        page_of(shared, host, &devices, page)
     };
     shared.change_after(page);
     answer
 }
 
 /// Page `page` of `devices`, as DRF's PageNumberPagination writes it.
-fn page_of(shared: &Shared, devices: &[Value], page: usize) -> Answer {
+fn page_of(shared: &Shared, host: &str, devices: &[Value], page: usize) -> Answer {
+    let scheme = shared.base_url.split("://").next().unwrap_or("https");
+    let host_name = host.rsplit_once(':').map_or(host, |(name, _)| name);
     let size = shared.page_size.max(1);
     let pages = devices.len().div_ceil(size).max(1);
     if page == 0 || page > pages {
@@ -379,15 +384,12 @@ fn page_of(shared: &Shared, devices: &[Value], page: usize) -> Answer {
             format!("/api/device/?page={n}")
         };
         match &shared.next_link {
-            NextLink::Absolute | NextLink::Cycle => json!(format!("{}{path}", shared.base_url)),
+            NextLink::Absolute | NextLink::Cycle => json!(format!("{scheme}://{host}{path}")),
             NextLink::Relative => json!(path),
             NextLink::QueryOnly => json!(format!("?page={n}")),
             NextLink::Foreign(origin) => json!(format!("{origin}{path}")),
-            NextLink::PlainHttp => json!(format!(
-                "http://127.0.0.1:{}{path}",
-                port_of(&shared.base_url)
-            )),
-            NextLink::NoPort => json!(format!("https://127.0.0.1{path}")),
+            NextLink::PlainHttp => json!(format!("http://{host}{path}")),
+            NextLink::NoPort => json!(format!("https://{host_name}{path}")),
             NextLink::Template(t) => json!(
                 t.replace("{port}", port_of(&shared.base_url))
                     .replace("{path}", &path)

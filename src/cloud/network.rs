@@ -1,0 +1,290 @@
+//! Network settings of a client: which proxy its requests go through and which roots it trusts.
+//!
+//! A proxy is used only for https origins and always through `CONNECT`: the
+//! proxy learns the cloud's host name and relays TLS it cannot read, never the
+//! password, the token or a key. A plain-http origin (loopback only) never
+//! goes through a proxy, since there the proxy would read everything.
+
+use std::fmt;
+
+use ureq::Proxy;
+use ureq::http::Uri;
+use ureq::tls::{Certificate, PemItem, RootCerts};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind};
+
+/// Which certificate authorities a client trusts for the cloud's TLS certificate.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Roots {
+    /// The public (Mozilla) roots built into hmx: the same on every machine. The default.
+    #[default]
+    Bundled,
+    /// The operating system's trust store, as `rustls-native-certs` reads it
+    /// (on Linux `SSL_CERT_FILE`/`SSL_CERT_DIR` when set, else the
+    /// distribution's bundle): for networks that inspect TLS with their own
+    /// CA, or private deployments whose CA is installed system-wide.
+    System,
+    /// Only the certificates in this PEM text.
+    Pem(Vec<u8>),
+}
+
+impl fmt::Debug for Roots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Roots::Bundled => "Bundled",
+            Roots::System => "System",
+            Roots::Pem(_) => "Pem(<pem>)",
+        })
+    }
+}
+
+impl Roots {
+    /// The roots as ureq takes them; a PEM or system store without a usable
+    /// certificate is `InvalidArgument`.
+    pub(crate) fn load(&self) -> Result<RootCerts, Error> {
+        match self {
+            Roots::Bundled => Ok(RootCerts::WebPki),
+            Roots::Pem(pem) => Ok(RootCerts::new_with_certs(&parse_pem(pem)?)),
+            Roots::System => {
+                let found = rustls_native_certs::load_native_certs();
+                let certs: Vec<Certificate<'static>> = found
+                    .certs
+                    .into_iter()
+                    .filter(|c| usable(c.as_ref()).is_ok())
+                    .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+                    .collect();
+                if certs.is_empty() {
+                    let why = found
+                        .errors
+                        .first()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default();
+                    return Err(Error::invalid(format!(
+                        "the system trust store has no usable certificate{why}"
+                    )));
+                }
+                Ok(RootCerts::new_with_certs(&certs))
+            }
+        }
+    }
+}
+
+/// Whether rustls can use `der` as a trust anchor.
+fn usable(der: &[u8]) -> Result<(), rustls::Error> {
+    rustls::RootCertStore::empty().add(rustls::pki_types::CertificateDer::from(der.to_vec()))
+}
+
+fn parse_pem(pem: &[u8]) -> Result<Vec<Certificate<'static>>, Error> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        if let PemItem::Certificate(cert) =
+            item.map_err(|e| Error::invalid(format!("root CA PEM: {e}")))?
+        {
+            // Checked now, so that a bad CA fails here and not at connect.
+            usable(cert.der())
+                .map_err(|e| Error::invalid(format!("root CA PEM: unusable certificate: {e}")))?;
+            certs.push(cert);
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::invalid("root CA PEM holds no certificate"));
+    }
+    Ok(certs)
+}
+
+/// Where a client's proxy comes from.
+#[derive(Clone, Default)]
+pub(crate) enum ProxySetting {
+    /// `https_proxy`/`HTTPS_PROXY`, else `all_proxy`/`ALL_PROXY`, minus `NO_PROXY`.
+    #[default]
+    Environment,
+    /// No proxy, whatever the environment says.
+    Off,
+    /// This proxy URL (it may carry credentials).
+    Url(Zeroizing<String>),
+}
+
+impl fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxySetting::Environment => f.write_str("Environment"),
+            ProxySetting::Off => f.write_str("Off"),
+            ProxySetting::Url(url) => match ProxyUrl::parse(url) {
+                Ok(p) => write!(f, "Url({})", p.name),
+                Err(_) => f.write_str("Url(<invalid>)"),
+            },
+        }
+    }
+}
+
+/// The proxy a client uses: ureq's, its `host:port` for messages, and the
+/// credentials to keep out of messages.
+pub(crate) struct ProxyUse {
+    pub(crate) proxy: Proxy,
+    /// `host:port`, never with credentials.
+    pub(crate) name: String,
+    /// The user information as written (and its decoded password), redacted from messages.
+    pub(crate) secrets: Vec<Zeroizing<String>>,
+}
+
+/// A checked `http://[user:password@]host[:port]` proxy URL.
+struct ProxyUrl {
+    /// Normalised for ureq: with a scheme.
+    url: Zeroizing<String>,
+    name: String,
+    secrets: Vec<Zeroizing<String>>,
+}
+
+impl ProxyUrl {
+    fn parse(url: &str) -> Result<ProxyUrl, &'static str> {
+        let url = url.trim();
+        // `proxy.corp:3128`, as many environments write it, means http.
+        let url = Zeroizing::new(if url.contains("://") {
+            url.to_string()
+        } else {
+            format!("http://{url}")
+        });
+        let uri: Uri = url.parse().map_err(|_| "is not a valid URL")?;
+        if !uri
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("http"))
+        {
+            return Err("must be an http:// proxy (hmx speaks CONNECT to it)");
+        }
+        let authority = uri.authority().ok_or("has no host")?;
+        if authority.host().is_empty() {
+            return Err("has no host");
+        }
+        let name = format!(
+            "{}:{}",
+            authority.host(),
+            authority.port_u16().unwrap_or(80)
+        );
+        let mut secrets = Vec::new();
+        if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {
+            secrets.push(Zeroizing::new(userinfo.to_string()));
+            if let Some((_, password)) = userinfo.split_once(':') {
+                secrets.push(Zeroizing::new(password.to_string()));
+            }
+        }
+        Ok(ProxyUrl { url, name, secrets })
+    }
+}
+
+/// The first of `names` set to a non-empty value in the environment.
+fn env_var(names: &[&str]) -> Option<(String, Zeroizing<String>)> {
+    names.iter().find_map(|name| {
+        let value = Zeroizing::new(std::env::var(name).ok()?);
+        (!value.trim().is_empty()).then(|| (name.to_string(), value))
+    })
+}
+
+/// Whether `host` is excluded by a `NO_PROXY` list, as curl reads one: `*`
+/// excludes every host; an entry excludes that host and its subdomains
+/// (a leading `.` or `*.` is ignored); ASCII case does not matter.
+fn no_proxy_matches(list: &str, host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    list.split([',', ' '])
+        .map(|e| e.trim().trim_start_matches('*').trim_start_matches('.'))
+        .map(|e| e.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|e| !e.is_empty() || list.trim() == "*")
+        .any(|entry| {
+            entry.is_empty()
+                || host == entry
+                || host
+                    .strip_suffix(&entry)
+                    .is_some_and(|rest| rest.ends_with('.'))
+        })
+}
+
+impl ProxySetting {
+    /// The proxy for a client of `host` (already normalised), if any.
+    /// `https` false or, for the environment, a loopback host: none.
+    pub(crate) fn resolve(
+        &self,
+        https: bool,
+        host: &str,
+        loopback: bool,
+    ) -> Result<Option<ProxyUse>, Error> {
+        if !https {
+            return Ok(None);
+        }
+        let (url, source) = match self {
+            ProxySetting::Off => return Ok(None),
+            ProxySetting::Url(url) => (url.clone(), "proxy".to_string()),
+            ProxySetting::Environment => {
+                // Like Go's clients: the environment's proxy is for the
+                // network, never for this machine itself.
+                if loopback {
+                    return Ok(None);
+                }
+                let Some((name, url)) =
+                    env_var(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"])
+                else {
+                    return Ok(None);
+                };
+                if let Some((_, list)) = env_var(&["no_proxy", "NO_PROXY"])
+                    && no_proxy_matches(&list, host)
+                {
+                    return Ok(None);
+                }
+                (url, format!("proxy from {name}"))
+            }
+        };
+        let parsed = ProxyUrl::parse(&url)
+            .map_err(|why| Error::new(ErrorKind::InvalidArgument, format!("{source} {why}")))?;
+        let proxy = Proxy::new(&parsed.url)
+            .map_err(|_| Error::invalid(format!("{source} is not a usable proxy URL")))?;
+        Ok(Some(ProxyUse {
+            proxy,
+            name: parsed.name,
+            secrets: parsed.secrets,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_proxy_lists() {
+        let yes = |list, host| assert!(no_proxy_matches(list, host), "{list} / {host}");
+        let no = |list, host| assert!(!no_proxy_matches(list, host), "{list} / {host}");
+        yes("*", "my.hmarex.com");
+        yes("my.hmarex.com", "my.hmarex.com");
+        yes("hmarex.com", "my.hmarex.com");
+        yes(".hmarex.com", "my.hmarex.com");
+        yes("*.hmarex.com", "MY.HMAREX.COM.");
+        yes("localhost, example.org ,hmarex.com", "my.hmarex.com");
+        no("hmarex.com", "nothmarex.com");
+        no("my.hmarex.com", "hmarex.com");
+        no("", "my.hmarex.com");
+        no(",", "my.hmarex.com");
+        no("example.org", "my.hmarex.com");
+    }
+
+    #[test]
+    fn proxy_urls() {
+        let p = ProxyUrl::parse("http://user:s3cret@proxy.corp:3128").unwrap();
+        assert_eq!(p.name, "proxy.corp:3128");
+        assert_eq!(p.secrets.len(), 2);
+        assert_eq!(ProxyUrl::parse("proxy.corp").unwrap().name, "proxy.corp:80");
+        for bad in [
+            "socks5://proxy:1080",
+            "https://proxy:443",
+            "http://",
+            "http://a b",
+        ] {
+            assert!(ProxyUrl::parse(bad).is_err(), "{bad}");
+        }
+        let debug = format!(
+            "{:?}",
+            ProxySetting::Url(Zeroizing::new("http://u:pw@p:1".into()))
+        );
+        assert_eq!(debug, "Url(p:1)");
+    }
+}

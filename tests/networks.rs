@@ -1,0 +1,288 @@
+//! Networks people have: an HTTP CONNECT proxy (given, or from the
+//! environment) and the system's trust store. In a test binary of its own,
+//! since these tests change environment variables; each holds `ENV`.
+#![cfg(feature = "test-util")]
+
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::sync::{Mutex, MutexGuard};
+
+use hmx::testing::{CLOUD_HOST, DEMO_EMAIL, DEMO_PASSWORD, MockCloud, MockProxy, TlsMode};
+use hmx::{Client, ClientBuilder, ErrorKind, Roots};
+
+static ENV: Mutex<()> = Mutex::new(());
+
+const PROXY_VARS: [&str; 8] = [
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// Holds the environment for one test, with the given variables set and
+/// every other proxy or trust-store variable removed.
+fn env(vars: &[(&str, &str)]) -> MutexGuard<'static, ()> {
+    let guard = ENV.lock().unwrap_or_else(|p| p.into_inner());
+    for name in PROXY_VARS.iter().chain(&["SSL_CERT_FILE", "SSL_CERT_DIR"]) {
+        // SAFETY: every test of this binary holds ENV while it reads or writes the environment.
+        unsafe { std::env::remove_var(name) };
+    }
+    for (name, value) in vars {
+        // SAFETY: as above.
+        unsafe { std::env::set_var(name, value) };
+    }
+    guard
+}
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn port(cloud: &MockCloud) -> &str {
+    cloud.base_url().rsplit(':').next().unwrap()
+}
+
+/// A client for the stand-in by the name only a routing proxy can reach.
+fn by_name(cloud: &MockCloud) -> ClientBuilder {
+    Client::builder()
+        .base_url(format!("https://{CLOUD_HOST}:{}", port(cloud)))
+        .root_ca_pem(cloud.ca_pem())
+}
+
+fn routing_proxy() -> MockProxy {
+    MockProxy::builder()
+        .route(CLOUD_HOST, LOOPBACK)
+        .start()
+        .unwrap()
+}
+
+fn with_credentials(url: &str, user: &str, password: &str) -> String {
+    url.replace("http://", &format!("http://{user}:{password}@"))
+}
+
+#[test]
+fn a_fetch_through_the_proxy_shows_it_no_secret() {
+    let _env = env(&[]);
+    let cloud = MockCloud::start().unwrap();
+    let proxy = MockProxy::builder()
+        .basic_auth("factory", "proxy-s3cret")
+        .route(CLOUD_HOST, LOOPBACK)
+        .start()
+        .unwrap();
+    let client = by_name(&cloud)
+        .proxy(with_credentials(&proxy.url(), "factory", "proxy-s3cret"))
+        .build()
+        .unwrap();
+    let devices = client.fetch_devices(DEMO_EMAIL, DEMO_PASSWORD).unwrap();
+    assert_eq!(devices.len(), 5);
+    assert_eq!(
+        proxy.stats().tunnels,
+        1,
+        "login and every page in one tunnel"
+    );
+    assert_eq!(cloud.stats().connections, 1);
+
+    let recorded = proxy.recorded();
+    let seen = String::from_utf8_lossy(&recorded);
+    assert!(seen.starts_with(&format!(
+        "CONNECT {CLOUD_HOST}:{} HTTP/1.1\r\n",
+        port(&cloud)
+    )));
+    let mut secrets = vec![DEMO_PASSWORD.to_string(), DEMO_EMAIL.to_string()];
+    secrets.extend(cloud.tokens());
+    secrets.extend(
+        devices
+            .iter()
+            .map(|d| d.totp_key.as_ref().unwrap().as_str().to_string()),
+    );
+    for secret in &secrets {
+        let found = recorded
+            .windows(secret.len())
+            .any(|w| w == secret.as_bytes());
+        assert!(!found, "the proxy saw {secret:?}");
+    }
+    assert!(recorded.len() > 2000, "the tunnel carried the TLS records");
+    // The client's Debug names the proxy, never its credentials.
+    assert!(!format!("{client:?}").contains("proxy-s3cret"));
+}
+
+#[test]
+fn a_refusing_or_absent_proxy_is_named() {
+    let _env = env(&[]);
+    let cloud = MockCloud::start().unwrap();
+    let guarded = MockProxy::builder()
+        .basic_auth("factory", "right")
+        .route(CLOUD_HOST, LOOPBACK)
+        .start()
+        .unwrap();
+    let forbidding = MockProxy::builder().refuse(403).start().unwrap();
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    for (proxy_url, kind, status) in [
+        (guarded.url(), ErrorKind::Http, Some(407)),
+        (
+            with_credentials(&guarded.url(), "factory", "wrong-pw"),
+            ErrorKind::Http,
+            Some(407),
+        ),
+        (forbidding.url(), ErrorKind::Http, Some(403)),
+        (
+            with_credentials(&closed, "factory", "closed-pw"),
+            ErrorKind::Network,
+            None,
+        ),
+    ] {
+        let builder = by_name(&cloud).proxy(&proxy_url);
+        assert!(!format!("{builder:?}").contains("-pw"));
+        let e = builder
+            .build()
+            .unwrap()
+            .fetch_devices(DEMO_EMAIL, DEMO_PASSWORD)
+            .unwrap_err();
+        assert_eq!((e.kind(), e.status()), (kind, status), "{proxy_url}: {e}");
+        let shown = format!("{e} {e:?}");
+        assert!(shown.contains("proxy 127.0.0.1:"), "{shown}");
+        assert!(
+            !shown.contains("-pw") && !shown.contains("factory:"),
+            "{shown}"
+        );
+    }
+    assert_eq!(guarded.stats().refused, 2);
+    assert_eq!(forbidding.stats().refused, 1);
+    assert_eq!(cloud.stats().connections, 0, "the cloud heard nothing");
+}
+
+#[test]
+fn plain_http_and_loopback_origins() {
+    let proxy = routing_proxy();
+    let _env = env(&[("HTTPS_PROXY", &proxy.url()), ("ALL_PROXY", &proxy.url())]);
+    // A plain-http base URL (loopback only) never goes through a proxy, not
+    // even one given explicitly: the proxy would read everything.
+    let plain = MockCloud::builder().tls(TlsMode::Plain).start().unwrap();
+    let client = plain.client_builder().proxy(proxy.url()).build().unwrap();
+    assert_eq!(
+        client
+            .fetch_devices(DEMO_EMAIL, DEMO_PASSWORD)
+            .unwrap()
+            .len(),
+        5
+    );
+    // The environment's proxy is for the network, not for this machine.
+    let cloud = MockCloud::start().unwrap();
+    assert_eq!(
+        cloud
+            .client()
+            .fetch_devices(DEMO_EMAIL, DEMO_PASSWORD)
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(proxy.stats().tunnels, 0);
+    // An explicit proxy does take an https loopback origin.
+    let client = cloud.client_builder().proxy(proxy.url()).build().unwrap();
+    assert_eq!(
+        client
+            .fetch_devices(DEMO_EMAIL, DEMO_PASSWORD)
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(proxy.stats().tunnels, 1);
+}
+
+#[test]
+fn the_environment_decides_unless_told() {
+    let cloud = MockCloud::start().unwrap();
+    let proxy = routing_proxy();
+    let url = proxy.url();
+    let fetch = |b: ClientBuilder| b.build().unwrap().fetch_devices(DEMO_EMAIL, DEMO_PASSWORD);
+    for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+        let _env = env(&[(var, &url)]);
+        assert_eq!(fetch(by_name(&cloud)).unwrap().len(), 5, "{var}");
+    }
+    assert_eq!(proxy.stats().tunnels, 4);
+    // `host:port` alone means an http:// proxy, as it does for curl.
+    let bare = url.trim_start_matches("http://").to_string();
+    {
+        let _env = env(&[("HTTPS_PROXY", &bare)]);
+        assert_eq!(fetch(by_name(&cloud)).unwrap().len(), 5);
+    }
+    // NO_PROXY, no_proxy() and HTTP_PROXY (for http URLs only) leave the proxy out:
+    // then the name resolves nowhere, so the fetch fails without reaching anyone.
+    for (vars, builder) in [
+        (
+            vec![
+                ("HTTPS_PROXY", url.as_str()),
+                ("NO_PROXY", "example.org,.hmx.test"),
+            ],
+            by_name(&cloud),
+        ),
+        (
+            vec![("https_proxy", url.as_str()), ("no_proxy", "*")],
+            by_name(&cloud),
+        ),
+        (
+            vec![("HTTPS_PROXY", url.as_str())],
+            by_name(&cloud).no_proxy(),
+        ),
+        (vec![("HTTP_PROXY", url.as_str())], by_name(&cloud)),
+    ] {
+        let _env = env(&vars);
+        let e = fetch(builder).unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::Network | ErrorKind::Timeout),
+            "{vars:?}: {e}"
+        );
+    }
+    assert_eq!(proxy.stats().tunnels, 5);
+    // A proxy hmx cannot use is a clear error, naming where it came from, never its password.
+    let _env = env(&[("HTTPS_PROXY", "socks5://u:socks-pw@127.0.0.1:1080")]);
+    let e = by_name(&cloud).build().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        e.to_string().contains("HTTPS_PROXY") && !e.to_string().contains("socks-pw"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_system_store_is_trusted_only_when_chosen() {
+    let cloud = MockCloud::start().unwrap();
+    let other = MockCloud::start().unwrap();
+    let ca_file = cloud.ca_file().to_str().unwrap().to_string();
+    let _env = env(&[("SSL_CERT_FILE", &ca_file)]);
+    let fetch = |roots: Roots| {
+        Client::builder()
+            .base_url(cloud.base_url())
+            .roots(roots)
+            .build()
+            .unwrap()
+            .fetch_devices(DEMO_EMAIL, DEMO_PASSWORD)
+    };
+    assert_eq!(fetch(Roots::System).unwrap().len(), 5);
+    assert_eq!(fetch(Roots::Bundled).unwrap_err().kind(), ErrorKind::Tls);
+    let other_ca = other.ca_pem().as_bytes().to_vec();
+    assert_eq!(
+        fetch(Roots::Pem(other_ca)).unwrap_err().kind(),
+        ErrorKind::Tls
+    );
+    // And the default is the bundled roots.
+    let e = Client::builder()
+        .base_url(cloud.base_url())
+        .build()
+        .unwrap()
+        .login(DEMO_EMAIL, DEMO_PASSWORD)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls);
+    // A store without a usable certificate is refused when the client is made.
+    let empty = std::env::temp_dir().join(format!("hmx-empty-{}.pem", std::process::id()));
+    std::fs::write(&empty, "").unwrap();
+    // SAFETY: this test holds ENV.
+    unsafe { std::env::set_var("SSL_CERT_FILE", &empty) };
+    let e = Client::builder().roots(Roots::System).build().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    std::fs::remove_file(empty).unwrap();
+}
