@@ -2,7 +2,7 @@
 //!
 //!     mock_cloud [--devices N] [--page-size N] [--token T] [--tls valid|wrong-host|plain]
 //!                [--next absolute|relative|plain-http|no-port] [--change PAGE=remove:N|add[:TIMES]]...
-//!                [--fault ROUTE=WHAT]... [--run CMD ARGS...]
+//!                [--fault ROUTE=WHAT]... [--proxy] [--run CMD ARGS...]
 //!
 //! Prints `HMX_BASE_URL=<url>` and `HMX_CA_FILE=<path>` on stdout, then serves
 //! until stdin closes. With `--run`, instead runs CMD with those variables and
@@ -11,16 +11,20 @@
 //! (`500`), `retry-after:N` (429 with `Retry-After: N`), `drop`, `hang`,
 //! `garbage`, `huge`, `redirect`, or `echo` (a
 //! refusal whose 272 characters of text end with the password or token sent).
+//! `--proxy` also starts a stand-in CONNECT proxy that routes `cloud.hmx.test`
+//! (a name that resolves nowhere) to the stand-in, and prints
+//! `HMX_PROXY=<url>` and `HMX_PROXY_BASE_URL=https://cloud.hmx.test:<port>`.
 //! `--change 1=remove:3` deletes the first 3 devices after page 1 is served
 //! (once, or TIMES times); `--change 1=add` adds one at the front.
 //! The demo account is `demo@hmx.invalid` / `demo-password`.
 
 use std::io::{Read, Write};
+use std::net::Ipv4Addr;
 use std::process::{Command, ExitCode};
 
 use hmx::testing::{
-    DEMO_EMAIL, DEMO_PASSWORD, Fault, ListChange, MockCloud, MockCloudBuilder, NextLink, Route,
-    TlsMode, demo_devices,
+    CLOUD_HOST, DEMO_EMAIL, DEMO_PASSWORD, Fault, ListChange, MockCloud, MockCloudBuilder,
+    MockProxy, NextLink, Route, TlsMode, demo_devices,
 };
 
 fn route(name: &str) -> Result<Route, String> {
@@ -66,8 +70,12 @@ fn fault(route: Route, what: &str) -> Result<Fault, String> {
     })
 }
 
-fn parse_args() -> Result<(MockCloudBuilder, Vec<String>), String> {
+/// The parsed command line: the stand-in's settings, `--run`'s command, `--proxy`.
+type Args = (MockCloudBuilder, Vec<String>, bool);
+
+fn parse_args() -> Result<Args, String> {
     let mut builder = MockCloud::builder();
+    let mut with_proxy = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -118,16 +126,20 @@ fn parse_args() -> Result<(MockCloudBuilder, Vec<String>), String> {
                 if run.is_empty() {
                     return Err("--run needs a command".into());
                 }
-                return Ok((builder, run));
+                return Ok((builder, run, with_proxy));
+            }
+            "--proxy" => {
+                with_proxy = true;
+                builder
             }
             other => return Err(format!("unknown argument {other}")),
         };
     }
-    Ok((builder, Vec::new()))
+    Ok((builder, Vec::new(), with_proxy))
 }
 
 fn main() -> ExitCode {
-    let (builder, run) = match parse_args() {
+    let (builder, run, with_proxy) = match parse_args() {
         Ok(parsed) => parsed,
         Err(why) => {
             eprintln!("mock_cloud: {why}");
@@ -159,6 +171,24 @@ fn main() -> ExitCode {
     }
     println!("HMX_BASE_URL={}", cloud.base_url());
     println!("HMX_CA_FILE={}", cloud.ca_file().display());
+    let _proxy = if with_proxy {
+        let proxy = match MockProxy::builder()
+            .route(CLOUD_HOST, Ipv4Addr::LOCALHOST.into())
+            .start()
+        {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("mock_cloud: cannot start the proxy: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let port = cloud.base_url().rsplit(':').next().unwrap_or_default();
+        println!("HMX_PROXY={}", proxy.url());
+        println!("HMX_PROXY_BASE_URL=https://{CLOUD_HOST}:{port}");
+        Some(proxy)
+    } else {
+        None
+    };
     let _ = std::io::stdout().flush();
     // Serve until whoever started us closes our stdin.
     let _ = std::io::stdin().read_to_end(&mut Vec::new());

@@ -327,15 +327,30 @@ fn release_build_is_valgrind_clean() {
         ("HMX_CA_FILE", ca),
         ("HMX_PASSWORD", DEMO_PASSWORD),
     ];
-    let runs: [(&str, &[&str]); 5] = [
-        ("list_keys", &[DEMO_EMAIL]),
-        ("test_hmx", &["fetch", "5"]),
-        ("test_hmx", &["builder", "5"]),
-        ("test_hmx", &["threads", "5", "4"]),
-        ("test_hmx", &["misuse"]),
+    let proxy = hmx::testing::MockProxy::builder()
+        .route(
+            hmx::testing::CLOUD_HOST,
+            std::net::Ipv4Addr::LOCALHOST.into(),
+        )
+        .start()
+        .unwrap();
+    let port = cloud.base_url().rsplit(':').next().unwrap();
+    let by_name = format!("https://{}:{port}", hmx::testing::CLOUD_HOST);
+    let network_env = [
+        ("HMX_BASE_URL", by_name.as_str()),
+        ("HMX_PROXY", &proxy.url()),
+        ("SSL_CERT_FILE", ca),
     ];
-    for (program, args) in runs {
-        let output = common::valgrind_release(program, args, &env);
+    let runs: [(&str, &[&str], &[(&str, &str)]); 6] = [
+        ("list_keys", &[DEMO_EMAIL], &env),
+        ("test_hmx", &["fetch", "5"], &env),
+        ("test_hmx", &["builder", "5"], &env),
+        ("test_hmx", &["threads", "5", "4"], &env),
+        ("test_hmx", &["misuse"], &env),
+        ("test_hmx", &["network", "5"], &network_env),
+    ];
+    for (program, args, env) in runs {
+        let output = common::valgrind_release(program, args, env);
         assert_ok(&output);
         let report = String::from_utf8_lossy(&output.stderr);
         assert!(report.contains("ERROR SUMMARY: 0 errors"), "{report}");
@@ -345,4 +360,26 @@ fn release_build_is_valgrind_clean() {
             "{report}"
         );
     }
+}
+
+#[test]
+fn proxy_and_system_roots_from_c() {
+    use hmx::testing::{CLOUD_HOST, MockProxy};
+    let cloud = MockCloud::start().unwrap();
+    let proxy = MockProxy::builder()
+        .route(CLOUD_HOST, std::net::Ipv4Addr::LOCALHOST.into())
+        .start()
+        .unwrap();
+    let port = cloud.base_url().rsplit(':').next().unwrap();
+    let output = valgrind(
+        "test_hmx",
+        &["network", "5"],
+        &[
+            ("HMX_BASE_URL", &format!("https://{CLOUD_HOST}:{port}")),
+            ("HMX_PROXY", &proxy.url()),
+            ("SSL_CERT_FILE", cloud.ca_file().to_str().unwrap()),
+        ],
+    );
+    assert_ok(&output);
+    assert_eq!(proxy.stats().tunnels, 1);
 }

@@ -194,6 +194,8 @@ for _name, _args, _res in [
     ("hmx_client_builder_connect_timeout_ms", [_c.c_void_p, _c.c_uint32], _status),
     ("hmx_client_builder_root_ca_pem", [_c.c_void_p, _c.c_char_p], _status),
     ("hmx_client_builder_accept_language", [_c.c_void_p, _c.c_char_p], _status),
+    ("hmx_client_builder_proxy", [_c.c_void_p, _c.c_char_p], _status),
+    ("hmx_client_builder_system_roots", [_c.c_void_p], _status),
     ("hmx_client_builder_build", [_c.c_void_p, _c.POINTER(_c.c_void_p), _c.c_char_p, _c.c_size_t],
      _status),
     ("hmx_last_http_status", [], _c.c_int32),
@@ -306,15 +308,20 @@ class Client:
     loopback hosts); ``timeout`` (seconds, default 30) bounds each request,
     connecting included; ``connect_timeout`` (seconds, default 10) bounds
     connecting (TCP and TLS handshake); ``root_ca_pem`` (PEM text or bytes)
-    replaces the public roots; ``accept_language`` picks the language of the
-    cloud's messages. Every setting is checked here, as the Rust
-    ``ClientBuilder::build`` checks it. Use as a context manager or call
-    :meth:`close`.
+    replaces the public roots, and ``roots="system"`` trusts the operating
+    system's store instead (``"bundled"``, the default, is the public roots
+    built into libhmx); ``accept_language`` picks the language of the cloud's
+    messages; ``proxy`` is an ``http://[user:password@]host[:port]`` proxy
+    (used with CONNECT, for https only), ``""`` for none, or None to follow
+    the environment (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``). Every
+    setting is checked here, as the Rust ``ClientBuilder::build`` checks it.
+    Use as a context manager or call :meth:`close`.
     """
 
     def __init__(self, base_url: Optional[str] = None, timeout: Optional[float] = 30,
                  connect_timeout: Optional[float] = 10,
-                 root_ca_pem: Union[str, bytes, None] = None, accept_language: str = "en"):
+                 root_ca_pem: Union[str, bytes, None] = None, accept_language: str = "en",
+                 proxy: Optional[str] = None, roots: str = "bundled"):
         self._ptr: Optional[int] = None
         url = _text(base_url, "base_url", optional=True)
         timeout_ms = None if timeout is None else _seconds_ms(timeout, "timeout")
@@ -330,6 +337,13 @@ class Client:
         else:
             raise TypeError(f"root_ca_pem must be str, bytes or None, not {type(root_ca_pem).__name__}")
         lang = _text(accept_language, "accept_language")
+        proxy_b = _text(proxy, "proxy", optional=True)
+        if not isinstance(roots, str):
+            raise TypeError(f"roots must be str, not {type(roots).__name__}")
+        if roots not in ("bundled", "system"):
+            raise InvalidArgumentError(f"roots must be 'bundled' or 'system', not {roots!r}")
+        if roots == "system" and pem is not None:
+            raise InvalidArgumentError("give root_ca_pem or roots='system', not both")
         builder = ctypes.c_void_p()
         _call(_lib.hmx_client_builder_new, ctypes.byref(builder))
         try:
@@ -341,6 +355,11 @@ class Client:
                 _call(_lib.hmx_client_builder_connect_timeout_ms, builder, connect_ms)
             if pem is not None:
                 _call(_lib.hmx_client_builder_root_ca_pem, builder, pem)
+            if roots == "system":
+                _call(_lib.hmx_client_builder_system_roots, builder)
+            if proxy_b is not None:
+                # "" means no proxy: NULL to libhmx.
+                _call(_lib.hmx_client_builder_proxy, builder, proxy_b or None)
             _call(_lib.hmx_client_builder_accept_language, builder, lang)
             handle = ctypes.c_void_p()
             err = ctypes.create_string_buffer(_ERR_LEN)

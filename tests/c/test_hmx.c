@@ -14,6 +14,8 @@
  *                              (-1 -1: none given) and hmx_last_http_status 429
  *   test_hmx timeouts CONNECT_MS REQUEST_MS MIN_MS MAX_MS
  *                              a login that must time out after MIN_MS..MAX_MS
+ *   test_hmx network N         through the proxy HMX_PROXY, trusting the system store
+ *                              (SSL_CERT_FILE), a fetch of N devices; then without it
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -464,6 +466,44 @@ static int scenario_timeouts(uint32_t connect_ms, uint32_t request_ms, double mi
     return 0;
 }
 
+static int scenario_network(size_t expected) {
+    char err[256];
+    const char *proxy = getenv("HMX_PROXY");
+    CHECK(proxy != NULL && getenv("SSL_CERT_FILE") != NULL);
+    hmx_client_builder *b = NULL;
+    CHECK_STATUS(hmx_client_builder_new(&b), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_base_url(b, getenv("HMX_BASE_URL")), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_system_roots(b), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_proxy(b, proxy), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_timeout_ms(b, 60000), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_connect_timeout_ms(b, 20000), HMX_STATUS_OK);
+    hmx_client *client = NULL;
+    CHECK_STATUS(hmx_client_builder_build(b, &client, err, sizeof err), HMX_STATUS_OK);
+    hmx_device_list *list = fetch(client);
+    check_list(list, expected);
+    hmx_free(list);
+    hmx_free(client);
+
+    /* No proxy: the cloud's name resolves nowhere, so nothing is reached. */
+    CHECK_STATUS(hmx_client_builder_proxy(b, NULL), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_build(b, &client, err, sizeof err), HMX_STATUS_OK);
+    char *token = NULL;
+    hmx_status st = hmx_login(client, EMAIL, PASSWORD, &token, err, sizeof err);
+    CHECK(st == HMX_STATUS_NETWORK || st == HMX_STATUS_TIMEOUT);
+    hmx_free(client);
+
+    /* A proxy hmx cannot use is refused when the client is made. */
+    CHECK_STATUS(hmx_client_builder_proxy(b, "socks5://user:pw@127.0.0.1:1080"), HMX_STATUS_OK);
+    client = NULL;
+    CHECK_STATUS(hmx_client_builder_build(b, &client, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(client == NULL && strstr(err, "http://") != NULL && strstr(err, ":pw") == NULL);
+    CHECK_STATUS(hmx_client_builder_proxy(b, "\xff"), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(hmx_client_builder_system_roots(NULL), HMX_STATUS_INVALID_ARGUMENT);
+    hmx_free(b);
+    printf("network: %zu devices through %s\n", expected, proxy);
+    return 0;
+}
+
 static int scenario_panic(void) {
 #if defined(HMX_TEST_UTIL)
     char err[128];
@@ -492,6 +532,9 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "misuse") == 0) {
         return scenario_misuse();
+    }
+    if (strcmp(argv[1], "network") == 0 && argc == 3) {
+        return scenario_network(strtoul(argv[2], NULL, 10));
     }
     if (strcmp(argv[1], "builder") == 0 && argc == 3) {
         return scenario_builder(strtoul(argv[2], NULL, 10));

@@ -29,8 +29,10 @@ class Cloud:
     def __init__(self, *args: str):
         self.proc = subprocess.Popen([os.environ["HMX_MOCK_CLOUD"], *args], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
-        env = dict(self.proc.stdout.readline().strip().split("=", 1) for _ in range(2))
+        lines = 4 if "--proxy" in args else 2
+        env = dict(self.proc.stdout.readline().strip().split("=", 1) for _ in range(lines))
         self.base_url, self.ca_file = env["HMX_BASE_URL"], env["HMX_CA_FILE"]
+        self.proxy, self.proxy_base_url = env.get("HMX_PROXY"), env.get("HMX_PROXY_BASE_URL")
         self.pem = Path(self.ca_file).read_text()
 
     def client(self, **kwargs) -> hmx.Client:
@@ -156,6 +158,54 @@ class FieldFaults(unittest.TestCase):
                 client.list_devices(token)
         self.assertEqual(pieces(token, str(caught.exception)), [])
         self.assertEqual(pieces(token, repr(caught.exception)), [])
+
+
+class Networks(unittest.TestCase):
+    """A CONNECT proxy and the system trust store."""
+
+    def setUp(self):
+        self.saved = {k: os.environ.pop(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                                                      "all_proxy", "NO_PROXY", "no_proxy",
+                                                      "SSL_CERT_FILE") if k in os.environ}
+
+    def tearDown(self):
+        for k in ("HTTPS_PROXY", "NO_PROXY", "SSL_CERT_FILE"):
+            os.environ.pop(k, None)
+        os.environ.update(self.saved)
+
+    def test_proxy_given_from_the_environment_or_none(self):
+        with Cloud("--proxy") as cloud:
+            # cloud.hmx.test resolves nowhere: only the proxy can reach it.
+            fetch = lambda **kw: hmx.fetch_devices(EMAIL, PASSWORD, base_url=cloud.proxy_base_url,  # noqa: E731
+                                                   root_ca_pem=cloud.pem, timeout=10, **kw)
+            self.assertEqual(len(fetch(proxy=cloud.proxy)), 5)
+            os.environ["HTTPS_PROXY"] = cloud.proxy
+            self.assertEqual(len(fetch()), 5)
+            self.assertRaises((hmx.NetworkError, hmx.HmxTimeoutError), fetch, proxy="")
+            os.environ["NO_PROXY"] = "hmx.test"
+            self.assertRaises((hmx.NetworkError, hmx.HmxTimeoutError), fetch)
+            with self.assertRaises(hmx.InvalidArgumentError) as caught:
+                fetch(proxy="socks5://user:pw-secret@127.0.0.1:1")
+            self.assertNotIn("pw-secret", str(caught.exception))
+            closed = socket.socket()
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+            closed.close()
+            with self.assertRaises(hmx.NetworkError) as caught:
+                fetch(proxy=f"http://user:pw-secret@127.0.0.1:{port}")
+            self.assertIn(f"proxy 127.0.0.1:{port}", caught.exception.message)
+            self.assertNotIn("pw-secret", str(caught.exception))
+
+    def test_system_roots(self):
+        with Cloud() as cloud:
+            os.environ["SSL_CERT_FILE"] = cloud.ca_file
+            devices = hmx.fetch_devices(EMAIL, PASSWORD, base_url=cloud.base_url, roots="system")
+            self.assertEqual(len(devices), 5)
+            self.assertRaises(hmx.TlsError, hmx.fetch_devices, EMAIL, PASSWORD, base_url=cloud.base_url)
+        self.assertRaises(hmx.InvalidArgumentError, hmx.Client, roots="mozilla")
+        self.assertRaises(hmx.InvalidArgumentError, hmx.Client, roots="system", root_ca_pem=cloud.pem)
+        self.assertRaises(TypeError, hmx.Client, roots=None)
+        self.assertRaises(TypeError, hmx.Client, proxy=5)
 
 
 class Errors(unittest.TestCase):
