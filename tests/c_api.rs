@@ -341,7 +341,8 @@ fn release_build_is_valgrind_clean() {
         ("HMX_PROXY", &proxy.url()),
         ("SSL_CERT_FILE", ca),
     ];
-    let runs: [(&str, &[&str], &[(&str, &str)]); 6] = [
+    type Run<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+    let runs: [Run; 6] = [
         ("list_keys", &[DEMO_EMAIL], &env),
         ("test_hmx", &["fetch", "5"], &env),
         ("test_hmx", &["builder", "5"], &env),
