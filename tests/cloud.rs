@@ -714,21 +714,25 @@ fn client_is_send_and_sync() {
     assert_send_sync::<Client>();
 }
 
-#[test]
-fn connect_and_request_timeouts_are_separate() {
-    // A server that takes the TCP connection and never says a word: the TLS
-    // handshake cannot finish, so the connect timeout (1 s) ends it.
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("https://{}", silent.local_addr().unwrap());
-    let client = Client::builder()
-        .base_url(url)
+/// How a login with a 1 s connect and a 3 s request timeout fails, and when.
+fn timed_login(builder: hmx::ClientBuilder) -> (Error, Duration) {
+    let client = builder
         .connect_timeout(Duration::from_secs(1))
         .timeout(Duration::from_secs(3))
         .build()
         .unwrap();
     let started = Instant::now();
     let e = client.login(DEMO_EMAIL, DEMO_PASSWORD).unwrap_err();
-    let took = started.elapsed();
+    (e, started.elapsed())
+}
+
+#[test]
+fn connect_and_request_timeouts_are_separate() {
+    // A server that takes the TCP connection and never says a word: the TLS
+    // handshake cannot finish, so the connect timeout (1 s) ends it.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", silent.local_addr().unwrap());
+    let (e, took) = timed_login(Client::builder().base_url(url));
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(
         took < Duration::from_millis(2500),
@@ -738,15 +742,7 @@ fn connect_and_request_timeouts_are_separate() {
     // A server that takes the request and never answers: the request timeout
     // (3 s), not the connect timeout, ends it.
     let cloud = start(MockCloud::builder().fault(Route::Login, Fault::Hang));
-    let client = cloud
-        .client_builder()
-        .connect_timeout(Duration::from_secs(1))
-        .timeout(Duration::from_secs(3))
-        .build()
-        .unwrap();
-    let started = Instant::now();
-    let e = client.login(DEMO_EMAIL, DEMO_PASSWORD).unwrap_err();
-    let took = started.elapsed();
+    let (e, took) = timed_login(cloud.client_builder());
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(
         (Duration::from_millis(2900)..Duration::from_secs(5)).contains(&took),

@@ -2,10 +2,10 @@
 
 use std::ffi::c_char;
 use std::ptr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use super::client::hmx_client;
+use super::client::{hand_out_client, hmx_client};
 use super::handles::{self, Handle};
 use super::{boundary, hmx_status, optional_str_arg, out_arg, str_arg};
 use crate::{Client, ClientBuilder, Error, Roots};
@@ -220,8 +220,7 @@ pub unsafe extern "C" fn hmx_client_builder_build(
         boundary(err_buf, err_len, || {
             out_arg(client_out, "client_out")?;
             let settings = with_builder(builder, |b| b.clone())?;
-            let client = Arc::new(settings.build()?);
-            *client_out = handles::hand_out(Handle::Client(client)) as *mut hmx_client;
+            *client_out = hand_out_client(settings.build()?);
             Ok(())
         })
     }

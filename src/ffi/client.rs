@@ -27,6 +27,11 @@ fn resolve(client: *const hmx_client) -> Result<Arc<Client>, Error> {
         .ok_or_else(|| Error::invalid("client is not a live hmx client"))
 }
 
+/// Hands C a client, to be freed by `hmx_free`.
+pub(crate) fn hand_out_client(client: Client) -> *mut hmx_client {
+    handles::hand_out(Handle::Client(Arc::new(client))) as *mut hmx_client
+}
+
 /// Hands C a NUL-terminated copy of a secret, to be wiped by `hmx_free`.
 pub(crate) fn hand_out_secret(secret: &str) -> *mut c_char {
     let mut bytes = Zeroizing::new(Vec::with_capacity(secret.len() + 1));
@@ -68,8 +73,7 @@ pub unsafe extern "C" fn hmx_client_new(
             if let Some(pem) = optional_str_arg(root_ca_pem, "root_ca_pem")? {
                 builder = builder.root_ca_pem(pem);
             }
-            let client = Arc::new(builder.build()?);
-            *client_out = handles::hand_out(Handle::Client(client)) as *mut hmx_client;
+            *client_out = hand_out_client(builder.build()?);
             Ok(())
         })
     }
