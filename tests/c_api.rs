@@ -261,12 +261,14 @@ fn builder_and_extra_fields() {
 
 #[test]
 fn rate_limit_details_from_c() {
-    let in_two_minutes =
-        httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(120));
+    // An hour ahead: however slow the machine, the wait stays near 3600 s.
+    let in_an_hour = httpdate::fmt_http_date(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+    );
     let drf = r#"{"detail":"Request was throttled. Expected available in 42 seconds."}"#;
     for (headers, body, min, max) in [
         (vec![("Retry-After", "30".to_string())], "", "30", "30"),
-        (vec![("Retry-After", in_two_minutes)], "", "100", "121"),
+        (vec![("Retry-After", in_an_hour)], "", "3300", "3601"),
         (vec![], drf, "42", "42"),
         (vec![], r#"{"detail":"Slow down."}"#, "-1", "-1"),
     ] {
