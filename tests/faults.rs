@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use hmx::ErrorKind;
 use hmx::testing::{
-    DEMO_EMAIL, DEMO_PASSWORD, Fault, MockCloud, MockCloudBuilder, NextLink, Route, TlsMode,
-    demo_devices,
+    DEMO_EMAIL, DEMO_PASSWORD, Fault, ListChange, MockCloud, MockCloudBuilder, NextLink, Route,
+    TlsMode, demo_devices,
 };
 use serde_json::json;
 
@@ -203,6 +203,32 @@ use Want::{Devices, Fails};
 fn statuses() {
     run_all(vec![
         case(
+            "a CDN challenge page on the login (403, cf-mitigated)",
+            Fails(Http),
+            fault(
+                Route::Login,
+                Fault::Respond {
+                    status: 403,
+                    headers: vec![
+                        ("cf-mitigated".into(), "challenge".into()),
+                        ("Content-Type".into(), "text/html".into()),
+                    ],
+                    body: b"<html>Just a moment...</html>".to_vec(),
+                },
+            ),
+        ),
+        case(
+            "a refusal echoing the password past 272 characters",
+            Fails(Auth),
+            fault(
+                Route::Login,
+                Fault::EchoSecret {
+                    status: 400,
+                    padding: 272,
+                },
+            ),
+        ),
+        case(
             "wrong password (DRF 400)",
             Fails(Auth),
             fault(
@@ -368,6 +394,23 @@ fn bodies() {
             body(Route::Login, b"<html>hello</html>".to_vec()),
         ),
         case(
+            "a byte order mark before the JSON",
+            Devices(5),
+            fault(Route::AnyDevicePage, Fault::ByteOrderMark),
+        ),
+        case(
+            "a gzip body hmx did not ask for",
+            Fails(Protocol),
+            fault(
+                Route::DevicePage(1),
+                Fault::Respond {
+                    status: 200,
+                    headers: vec![("Content-Encoding".into(), "gzip".into())],
+                    body: vec![0x1f, 0x8b, 8, 0],
+                },
+            ),
+        ),
+        case(
             "JSON of the wrong shape",
             Fails(Protocol),
             body(Route::DevicePage(1), br#"{"devices":[]}"#.to_vec()),
@@ -428,10 +471,28 @@ fn pagination() {
         case("relative next", Devices(5), || {
             cloud(MockCloud::builder().next_link(NextLink::Relative))
         }),
-        case("next to another port", Fails(Protocol), || {
+        // The base host on another port (a proxy that drops or rewrites it):
+        // followed to the base URL's port, and the server there hears nothing.
+        case("next to another port of the base host", Devices(5), || {
             with_witness(|w| {
                 MockCloud::builder().next_link(NextLink::Foreign(w.base_url().to_string()))
             })
+        }),
+        case(
+            "next in plain http (DRF behind a TLS proxy)",
+            Devices(5),
+            || cloud(MockCloud::builder().next_link(NextLink::PlainHttp)),
+        ),
+        case("list changes while read, then settles", Devices(4), || {
+            cloud(
+                MockCloud::builder()
+                    .devices(demo_devices(7))
+                    .page_size(3)
+                    .change_after_page(1, ListChange::RemoveFirst(3), 1),
+            )
+        }),
+        case("list changes on every read", Fails(Protocol), || {
+            cloud(MockCloud::builder().change_after_page(1, ListChange::AddFirst, 1000))
         }),
         case("next to another host name", Fails(Protocol), || {
             with_witness(|w| {
