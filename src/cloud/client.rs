@@ -186,10 +186,10 @@ impl Default for Client {
 }
 
 /// A response read in full: status, the one header hmx uses, and the body.
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     retry_after: Option<Duration>,
-    body: Zeroizing<Vec<u8>>,
+    pub(crate) body: Zeroizing<Vec<u8>>,
 }
 
 #[derive(Serialize)]
@@ -340,7 +340,7 @@ impl Client {
 }
 
 /// Reads status, `Retry-After` and the whole body, refusing bodies over [`MAX_BODY_BYTES`].
-fn read_reply(response: Response<Body>, what: &str) -> Result<Reply, Error> {
+pub(crate) fn read_reply(response: Response<Body>, what: &str) -> Result<Reply, Error> {
     let status = response.status().as_u16();
     let retry_after = response
         .headers()

@@ -4,6 +4,7 @@ mod client;
 mod device;
 mod origin;
 
+pub(crate) use client::read_reply;
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_BODY_BYTES, MAX_PAGES,
 };
