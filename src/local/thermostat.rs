@@ -222,7 +222,8 @@ impl Thermostat {
         if values.is_empty() {
             return Err(Error::invalid("nothing to write"));
         }
-        let listed = match lock(&self.listed).clone() {
+        let cached = lock(&self.listed).clone();
+        let listed = match cached {
             Some(list) => list,
             None => self.parameters()?,
         };
