@@ -241,25 +241,13 @@ pub struct Scheme {
 
 impl Scheme {
     /// Raw key bytes, counter from 2000: the default, as the vendor's text reads.
-    pub const RAW_2000: Scheme = Scheme {
-        key: KeyEncoding::Raw,
-        epoch: Epoch::Y2000,
-    };
+    pub const RAW_2000: Scheme = Scheme::new(KeyEncoding::Raw, Epoch::Y2000);
     /// Raw key bytes, counter from 1970.
-    pub const RAW_UNIX: Scheme = Scheme {
-        key: KeyEncoding::Raw,
-        epoch: Epoch::Unix,
-    };
+    pub const RAW_UNIX: Scheme = Scheme::new(KeyEncoding::Raw, Epoch::Unix);
     /// Base32-decoded key, counter from 2000.
-    pub const BASE32_2000: Scheme = Scheme {
-        key: KeyEncoding::Base32,
-        epoch: Epoch::Y2000,
-    };
+    pub const BASE32_2000: Scheme = Scheme::new(KeyEncoding::Base32, Epoch::Y2000);
     /// Base32-decoded key, counter from 1970 (what a generic TOTP app computes).
-    pub const BASE32_UNIX: Scheme = Scheme {
-        key: KeyEncoding::Base32,
-        epoch: Epoch::Unix,
-    };
+    pub const BASE32_UNIX: Scheme = Scheme::new(KeyEncoding::Base32, Epoch::Unix);
     /// All four, the default first: the order a probe tries them in.
     pub const ALL: [Scheme; 4] = [
         Scheme::RAW_2000,
@@ -267,6 +255,11 @@ impl Scheme {
         Scheme::BASE32_2000,
         Scheme::BASE32_UNIX,
     ];
+
+    /// The scheme with this key encoding and epoch.
+    pub const fn new(key: KeyEncoding, epoch: Epoch) -> Scheme {
+        Scheme { key, epoch }
+    }
 
     /// The short name: `raw-2000`, `raw-unix`, `base32-2000` or `base32-unix`.
     pub fn name(self) -> &'static str {

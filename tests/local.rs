@@ -164,17 +164,16 @@ fn strict_where_a_wrong_value_would_be_dangerous() {
         json!({}),
         json!({"time": "1"}),
         json!({"sn": "x", "cmd": 5}),
+        json!([1]),
     ] {
-        let e = t.request(object(data)).unwrap_err();
+        let e = t.request(data).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     }
     assert_eq!(device.stats().requests, before);
-    // Any other command goes through `request`.
+    // Any other command goes through `request`, as a json! value or a Map.
     let answer = t.request(object(json!({"cmd": 4}))).unwrap();
     assert_eq!(answer["m.3"], "0");
-    let answer = t
-        .request(object(json!({"tt": {"0": [[300, 230]]}})))
-        .unwrap();
+    let answer = t.request(json!({"tt": {"0": [[300, 230]]}})).unwrap();
     assert_eq!(answer["success"], "true");
     assert_eq!(t.schedule().unwrap().days[0][0].minute, 300);
     assert_eq!(device.stats().clock_sets, 0);

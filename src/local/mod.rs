@@ -27,6 +27,11 @@ pub use thermostat::{
     DEFAULT_MIN_INTERVAL, DEFAULT_PORT, DEFAULT_TIMEOUT, RETRIES, RETRY_BACKOFF, Thermostat,
     Written,
 };
+#[cfg(test)]
+pub(crate) use {
+    discovery::parse_announcement,
+    parameters::{parse_parameters, parse_schedule},
+};
 
 use serde_json::{Map, Value};
 

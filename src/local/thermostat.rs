@@ -25,6 +25,8 @@ pub const RETRIES: u32 = 2;
 /// Wait before retry n is n times this (on top of the minimum interval).
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(250);
 
+/// What a read retried after lost connections ended with.
+const DROPPED: &str = "a dropped connection";
 /// Longest serial number accepted (devices have 30 hex characters).
 const MAX_SN_LEN: usize = 64;
 
@@ -276,14 +278,17 @@ impl Thermostat {
 
     /// Sends any other command and returns the answer object as sent.
     ///
-    /// `data` is the request without `sn`, `time` and `auth` (hmx adds them;
+    /// `data` (a JSON object: a `serde_json::Map` or `json!({...})`) is the request without `sn`, `time` and `auth` (hmx adds them;
     /// giving one is `InvalidArgument`, and so is an empty `data`, since a
     /// body with only `sn` and `time` would set the device's clock). A body
     /// that is exactly `{"cmd":1}` to `{"cmd":4}` is a read: sent unsigned and
     /// retried like the read methods. Everything else is treated as a write:
     /// `sn` added, signed when a key is set, retried only after busy. Unlike
     /// [`set`](Thermostat::set), `par` values are sent as given.
-    pub fn request(&self, data: Map<String, Value>) -> Result<Map<String, Value>, Error> {
+    pub fn request(&self, data: impl Into<Value>) -> Result<Map<String, Value>, Error> {
+        let Value::Object(data) = data.into() else {
+            return Err(Error::invalid("the request must be a JSON object"));
+        };
         check_data(&data)?;
         let read = match data.get("cmd").and_then(Value::as_u64) {
             Some(cmd @ 1..=4) if data.len() == 1 => Some(cmd as u8),
@@ -415,7 +420,7 @@ impl Session<'_> {
             let answer = match self.send_once(body, what) {
                 Ok(answer) => answer,
                 Err(e) if kind == Kind::Read && e.is_transient() => {
-                    last = "a dropped connection";
+                    last = DROPPED;
                     continue;
                 }
                 Err(e) => return Err(self.t.context(e)),
@@ -437,6 +442,8 @@ impl Session<'_> {
         let message = format!("{what}: the device answered {tries} times with {last}");
         let kind = if last.starts_with("busy") {
             ErrorKind::Timeout
+        } else if last == DROPPED {
+            ErrorKind::Network
         } else {
             ErrorKind::Protocol
         };
