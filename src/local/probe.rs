@@ -68,7 +68,11 @@ impl fmt::Display for ProbeReport {
             "refused: {}; skipped: {}",
             list(&self.refused),
             list(&self.skipped)
-        )
+        )?;
+        if self.accepted.is_none() && self.lan_lock == Some(true) && self.cloud_lock == Some(true) {
+            f.write_str(" (LAN and cloud locking are both on: devices then refuse every network write, signed or not)")?;
+        }
+        Ok(())
     }
 }
 

@@ -361,6 +361,11 @@ impl MockThermostat {
         device_now(lock(&self.shared.device).clock_offset)
     }
 
+    /// Sets the device clock to run `seconds` ahead of this machine's (negative: behind).
+    pub fn set_clock_offset(&self, seconds: i64) {
+        lock(&self.shared.device).clock_offset = seconds;
+    }
+
     /// A parameter's current value.
     pub fn parameter(&self, id: u16) -> Option<String> {
         lock(&self.shared.device)
