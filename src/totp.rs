@@ -239,6 +239,8 @@ pub struct Scheme {
     pub epoch: Epoch,
 }
 
+// Rust-only for now: keeps cbindgen from putting these in the C header.
+#[doc = "cbindgen:ignore"]
 impl Scheme {
     /// Raw key bytes, counter from 2000: the default, as the vendor's text reads.
     pub const RAW_2000: Scheme = Scheme::new(KeyEncoding::Raw, Epoch::Y2000);

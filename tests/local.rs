@@ -421,6 +421,21 @@ fn writes_are_retried_only_after_busy() {
     assert_eq!(device.stats().writes_applied, 1);
     assert_eq!(device.stats().requests, 3); // cmd 1, busy write, write
 
+    // A signed write said busy is signed afresh: a new clock read, a new token.
+    let locked = start(
+        MockThermostat::builder()
+            .locked(DEMO_KEY, Scheme::default())
+            .fault(On::Write, DeviceFault::Busy, 2),
+    );
+    let signed = client(&locked).key(key(DEMO_KEY));
+    signed.set(&[(23, 6)]).unwrap();
+    let bodies = locked.bodies();
+    let clock_reads = bodies.iter().filter(|b| *b == r#"{"cmd":3}"#).count();
+    let writes = bodies.iter().filter(|b| b.contains("\"auth\"")).count();
+    assert_eq!(writes, 3, "{bodies:?}");
+    assert!((3..=6).contains(&clock_reads), "{bodies:?}");
+    assert_eq!(locked.stats().writes_applied, 1);
+
     // The device acted but answered nothing usable: not sent again.
     for fault in [DeviceFault::Empty, DeviceFault::CutOff] {
         device.reset_stats();

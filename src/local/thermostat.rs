@@ -405,19 +405,32 @@ impl Session<'_> {
         Ok(Answer::Object(answer))
     }
 
-    /// Sends `body`, retrying as `kind` allows, and returns the answer object.
+    /// Sends a fixed body, retrying as `kind` allows, and returns the answer object.
     fn exchange(
         &mut self,
         body: &[u8],
         kind: Kind,
         what: &str,
     ) -> Result<Map<String, Value>, Error> {
+        self.exchange_with(kind, what, |_| Ok(Zeroizing::new(body.to_vec())))
+    }
+
+    /// Sends what `make` builds (afresh for every attempt, so a signed write
+    /// sent again after busy gets a fresh clock read and token), retrying as
+    /// `kind` allows.
+    fn exchange_with(
+        &mut self,
+        kind: Kind,
+        what: &str,
+        mut make: impl FnMut(&mut Self) -> Result<Zeroizing<Vec<u8>>, Error>,
+    ) -> Result<Map<String, Value>, Error> {
         let mut last = "";
         for attempt in 0..=RETRIES {
             if attempt > 0 {
                 thread::sleep(RETRY_BACKOFF * attempt);
             }
-            let answer = match self.send_once(body, what) {
+            let body = make(self)?;
+            let answer = match self.send_once(&body, what) {
                 Ok(answer) => answer,
                 Err(e) if kind == Kind::Read && e.is_transient() => {
                     last = DROPPED;
@@ -477,14 +490,37 @@ impl Session<'_> {
         scheme: Scheme,
     ) -> Result<Map<String, Value>, Error> {
         check_data(data)?;
-        let Some(key) = &self.t.key else {
-            let body = body(&self.t.sn, None, data);
+        let t = self.t;
+        let Some(key) = &t.key else {
+            let body = body(&t.sn, None, data);
             return self
                 .exchange(&body, Kind::Write, "write")
                 .map_err(|e| explain_block(e, "no key is set"));
         };
-        // Read the clock, sign, and re-sign once if a 30-second window turned
-        // before the request could go (the pacing wait sits in between).
+        let mut signed_at = 0;
+        self.exchange_with(Kind::Write, "signed write", |session| {
+            let (time, body) = session.sign(key, scheme, data)?;
+            signed_at = time;
+            Ok(body)
+        })
+        .map_err(|e| {
+            explain_block(
+                e,
+                &format!("signed with scheme {scheme} at device time {signed_at}"),
+            )
+        })
+    }
+
+    /// Reads the clock and signs `data`, ready to send: the pacing wait is
+    /// over. When a 30-second window may have turned during that wait, reads
+    /// the clock and signs once more.
+    fn sign(
+        &mut self,
+        key: &TotpKey,
+        scheme: Scheme,
+        data: &Map<String, Value>,
+    ) -> Result<(u32, Zeroizing<Vec<u8>>), Error> {
+        let window = |t: u64| t / u64::from(totp::PERIOD);
         for attempt in 0..2 {
             let time = self.device_time()?;
             let read_at = Instant::now();
@@ -493,22 +529,14 @@ impl Session<'_> {
                 .map_err(|e| self.t.context(e))?;
             let body = body(&self.t.sn, Some((time, code)), data);
             self.pace();
-            let waited = read_at.elapsed().as_secs() + 1;
-            let turned = (u64::from(time) + waited) / u64::from(totp::PERIOD)
-                != u64::from(time) / u64::from(totp::PERIOD);
-            if turned && attempt == 0 {
+            // The clock read is whole seconds: the device may be up to 1 s further on.
+            let latest = u64::from(time) + read_at.elapsed().as_secs() + 1;
+            if attempt == 0 && window(latest) != window(u64::from(time)) {
                 continue;
             }
-            return self
-                .exchange(&body, Kind::Write, "signed write")
-                .map_err(|e| {
-                    explain_block(
-                        e,
-                        &format!("signed with scheme {scheme} at device time {time}"),
-                    )
-                });
+            return Ok((time, body));
         }
-        unreachable!("the second attempt always sends")
+        unreachable!("the second attempt always returns")
     }
 }
 
