@@ -96,6 +96,10 @@ typedef enum hmx_status {
      hmx panicked internally; the panic was caught. Please report it.
      */
     HMX_STATUS_PANIC = 10,
+    /*
+     The thermostat refused the request: LAN locking is on and the token was missing or wrong.
+     */
+    HMX_STATUS_BLOCKED = 11,
 } hmx_status;
 
 /*

@@ -27,6 +27,9 @@ pub enum ErrorKind {
     Protocol,
     /// The device looked for is not in the list.
     NotFound,
+    /// A thermostat refused the request (`{"success":"block"}`): LAN locking
+    /// is on and the token was missing or wrong.
+    Blocked,
 }
 
 impl ErrorKind {
@@ -42,6 +45,7 @@ impl ErrorKind {
             ErrorKind::Http => "http",
             ErrorKind::Protocol => "protocol",
             ErrorKind::NotFound => "not found",
+            ErrorKind::Blocked => "blocked",
         }
     }
 }

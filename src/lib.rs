@@ -13,6 +13,10 @@
 //! # Ok::<(), hmx::Error>(())
 //! ```
 //!
+//! With a key in hand, [`local::Thermostat`] talks to the device itself on the
+//! LAN (reads, and writes signed with the device's own clock), and
+//! [`local::discover`] finds devices by their UDP announcements.
+//!
 //! Secrets (the password on its way out, the token, the keys, every response
 //! body) live in buffers that are wiped when dropped, and never appear in
 //! `Debug` output or error messages.

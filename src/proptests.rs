@@ -1,6 +1,7 @@
 //! Property tests: the parsers, the URL rules, request signing and the C
-//! string handling never panic, whatever bytes arrive; no piece of a secret
-//! the server echoes survives into an error message.
+//! string handling never panic, whatever bytes arrive; nor do the
+//! thermostat's answer and announcement parsers, base32 or device addresses;
+//! no piece of a secret the server echoes survives into an error message.
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -148,5 +149,31 @@ proptest! {
                 prop_assert!(std::str::from_utf8(std::slice::from_raw_parts(err.as_ptr().cast::<u8>(), written.unwrap())).is_ok());
             }
         }
+    }
+}
+
+proptest! {
+    #[test]
+    fn thermostat_answers_never_panic(answer in json_value(), bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let wrapped = json!({"par": answer.clone(), "tt": answer.clone()});
+        for value in [answer, wrapped] {
+            if let Value::Object(map) = value {
+                let _ = crate::local::parse_parameters(&map);
+                let _ = crate::local::parse_schedule(&map);
+            }
+        }
+        let ip = std::net::IpAddr::from([127, 0, 0, 2]);
+        let _ = crate::local::parse_announcement(&bytes, ip);
+    }
+
+    #[test]
+    fn base32_and_addresses_never_panic(text in ".{0,40}", bytes in prop::collection::vec(any::<u8>(), 0..64), time in any::<u32>()) {
+        let _ = crate::totp::base32_decode(&bytes);
+        let _ = crate::totp::base32_decode(text.as_bytes());
+        for scheme in crate::totp::Scheme::ALL {
+            let _ = scheme.code(&bytes, time);
+        }
+        let _ = crate::local::Thermostat::new(&text, &text);
+        let _ = text.parse::<crate::totp::Scheme>();
     }
 }

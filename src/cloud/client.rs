@@ -202,12 +202,12 @@ impl Default for Client {
 
 /// A response read in full: status, the headers hmx uses, and the body
 /// (without a UTF-8 byte order mark).
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     retry_after: Option<Duration>,
     /// A CDN or proxy answered in the cloud's place (`cf-mitigated`, `Content-Type: text/html`).
     intercepted: bool,
-    body: Zeroizing<Vec<u8>>,
+    pub(crate) body: Zeroizing<Vec<u8>>,
 }
 
 /// Why one read of the device list cannot be trusted as a whole.
@@ -458,7 +458,7 @@ impl Client {
 
 /// Reads status, the headers hmx uses and the whole body, refusing bodies
 /// over [`MAX_BODY_BYTES`] and content codings hmx did not ask for.
-fn read_reply(response: Response<Body>, what: &str) -> Result<Reply, Error> {
+pub(crate) fn read_reply(response: Response<Body>, what: &str) -> Result<Reply, Error> {
     let status = response.status().as_u16();
     let header = |name: &str| {
         response

@@ -5,6 +5,7 @@ mod device;
 mod network;
 mod origin;
 
+pub(crate) use client::read_reply;
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_BODY_BYTES, MAX_PAGES,
 };

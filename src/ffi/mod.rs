@@ -123,6 +123,7 @@ impl From<ErrorKind> for hmx_status {
             ErrorKind::Http => hmx_status::HMX_STATUS_HTTP,
             ErrorKind::Protocol => hmx_status::HMX_STATUS_PROTOCOL,
             ErrorKind::NotFound => hmx_status::HMX_STATUS_NOT_FOUND,
+            ErrorKind::Blocked => hmx_status::HMX_STATUS_BLOCKED,
         }
     }
 }

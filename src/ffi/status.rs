@@ -29,9 +29,11 @@ pub enum hmx_status {
     HMX_STATUS_NOT_FOUND = 9,
     /// hmx panicked internally; the panic was caught. Please report it.
     HMX_STATUS_PANIC = 10,
+    /// The thermostat refused the request: LAN locking is on and the token was missing or wrong.
+    HMX_STATUS_BLOCKED = 11,
 }
 
-const NAMES: [&str; 11] = [
+const NAMES: [&str; 12] = [
     "HMX_STATUS_OK\0",
     "HMX_STATUS_INVALID_ARGUMENT\0",
     "HMX_STATUS_AUTH\0",
@@ -43,6 +45,7 @@ const NAMES: [&str; 11] = [
     "HMX_STATUS_PROTOCOL\0",
     "HMX_STATUS_NOT_FOUND\0",
     "HMX_STATUS_PANIC\0",
+    "HMX_STATUS_BLOCKED\0",
 ];
 
 /// The name of a status, e.g. `"HMX_STATUS_AUTH"`, or `"HMX_STATUS_UNKNOWN"`
@@ -95,7 +98,11 @@ mod tests {
             "HMX_STATUS_PANIC"
         );
         assert_eq!(name(hmx_status::HMX_STATUS_AUTH as i32), "HMX_STATUS_AUTH");
-        assert_eq!(name(11), "HMX_STATUS_UNKNOWN");
+        assert_eq!(
+            name(hmx_status::HMX_STATUS_BLOCKED as i32),
+            "HMX_STATUS_BLOCKED"
+        );
+        assert_eq!(name(12), "HMX_STATUS_UNKNOWN");
         assert_eq!(name(-1), "HMX_STATUS_UNKNOWN");
     }
 

@@ -1,4 +1,37 @@
-//! Request bodies for the thermostat's local API (`POST http://<device>/api.cgi`), signed with a TOTP token.
+//! The thermostat's local API (`POST http://<device>/api.cgi`): a client, LAN discovery and signed request bodies.
+//!
+//! [`Thermostat`] reads a device's parameters, telemetry, schedule and clock
+//! and writes parameters, one request at a time with a quiet interval
+//! between requests, retrying what a busy or wedged device answers and
+//! signing writes with the device's own clock when a key is set.
+//! [`discover`] finds devices by the UDP announcements they broadcast.
+//! [`sign_request`] only builds a signed body, for callers with their own
+//! HTTP client.
+//!
+//! Where the facts come from: the vendor's local API docs ("terneo-api",
+//! v2.4/2.5, and Welrok's copy), request/answer captures from two SX units,
+//! and the issue trackers of public integrations (busy and empty answers,
+//! refused writes, devices that move to another IP after a power cut).
+
+mod discovery;
+mod parameters;
+mod probe;
+mod thermostat;
+
+pub use discovery::{DISCOVERY_PORT, Found, Listener, discover};
+pub use parameters::{
+    BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
+};
+pub use probe::{PROBE_PARAMETERS, ProbeReport};
+pub use thermostat::{
+    DEFAULT_MIN_INTERVAL, DEFAULT_PORT, DEFAULT_TIMEOUT, RETRIES, RETRY_BACKOFF, Thermostat,
+    Written,
+};
+#[cfg(test)]
+pub(crate) use {
+    discovery::parse_announcement,
+    parameters::{parse_parameters, parse_schedule},
+};
 
 use serde_json::{Map, Value};
 
@@ -11,6 +44,9 @@ use crate::totp;
 ///
 /// `data` must be a JSON object without `sn`, `time` or `auth` members, else
 /// [`ErrorKind::InvalidArgument`](crate::ErrorKind); so must `sn` be non-empty.
+/// Do not send a body built from an empty `data`: a request with only `sn`
+/// and `time` sets the device's clock and turns off its cloud time sync
+/// ([`Thermostat`] refuses to send one).
 ///
 /// ```
 /// let body = hmx::local::sign_request(b"BW4ERXAJXXXXXXXX", "058016000543464839373520000159",

@@ -1,5 +1,7 @@
-//! The stand-in cloud: a real HTTPS server on 127.0.0.1 that speaks the vendor's
-//! protocol, with faults on demand. Enabled by the `test-util` feature.
+//! Stand-ins for what hmx talks to, enabled by the `test-util` feature: the
+//! cloud, a real HTTPS server on 127.0.0.1 that speaks the vendor's protocol
+//! with faults on demand, and a thermostat ([`MockThermostat`], an HTTP
+//! `api.cgi` on 127.0.0.1, and [`Announcer`], discovery packets on loopback).
 //!
 //! Used by hmx's tests, the `keys --demo` run, the benchmarks, and (as the
 //! `mock_cloud` example process) the C and Python tests.
@@ -16,6 +18,12 @@
 mod certs;
 mod proxy;
 mod server;
+mod thermostat;
+
+pub use thermostat::{
+    Announcer, DEMO_KEY, DEMO_SN, DeviceFault, DeviceStats, MockThermostat, MockThermostatBuilder,
+    On, WriteAnswer, announcement, demo_parameters,
+};
 
 pub use proxy::{MockProxy, MockProxyBuilder, ProxyStats};
 

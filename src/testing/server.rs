@@ -71,17 +71,17 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) -> io::Result<()> {
     Ok(())
 }
 
-struct Request {
-    well_formed: bool,
-    method: String,
-    path: String,
+pub(crate) struct Request {
+    pub(crate) well_formed: bool,
+    pub(crate) method: String,
+    pub(crate) path: String,
     query: String,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -97,7 +97,7 @@ impl Request {
     }
 }
 
-fn read_request(reader: &mut impl BufRead) -> io::Result<Option<Request>> {
+pub(crate) fn read_request(reader: &mut impl BufRead) -> io::Result<Option<Request>> {
     let first = reader.fill_buf()?;
     if first.is_empty() {
         return Ok(None);
@@ -159,14 +159,14 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Option<Request>> {
 }
 
 /// A response before it is written: status, extra headers, body.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Answer {
-    fn json(status: u16, body: Value) -> Answer {
+    pub(crate) fn json(status: u16, body: Value) -> Answer {
         Answer {
             status,
             headers: Vec::new(),
@@ -174,7 +174,7 @@ impl Answer {
         }
     }
 
-    fn bytes(&self) -> Vec<u8> {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Length: {}\r\n",
             self.status,

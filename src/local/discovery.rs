@@ -1,0 +1,217 @@
+//! LAN discovery: listening for the UDP announcements thermostats broadcast.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::error::{Error, ErrorKind};
+
+/// The UDP port devices announce themselves on.
+pub const DISCOVERY_PORT: u16 = 23500;
+/// Largest announcement read; longer datagrams are cut and then fail to parse.
+const MAX_PACKET: usize = 2048;
+
+/// One device heard on the LAN, from its newest announcement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// Serial number (30 hex characters on known devices).
+    pub sn: String,
+    /// Where the announcement came from: the device's address now. It changes
+    /// after DHCP renewals and power cuts, so look it up again when a device
+    /// stops answering.
+    pub ip: IpAddr,
+    /// Hardware family (`ax`, `sx`, `az`, `oz`, `ms`, `D2W`, ...), if sent.
+    pub hw: Option<String>,
+    /// Whether the device says it uses the cloud; not every packet carries it.
+    pub cloud: Option<bool>,
+    /// Connection state (`wiFiCon`, `cloudCon`, `APMode`, `noCon`, ...), if sent.
+    pub connection: Option<String>,
+    /// Wi-Fi signal in dBm, if sent as a number.
+    pub wifi: Option<i32>,
+    /// The newest announcement object, every member as sent.
+    pub packet: Map<String, Value>,
+    /// Announcements heard from this device while listening.
+    pub seen: usize,
+}
+
+/// Listens on `port` (default [`DISCOVERY_PORT`]) for `duration` and returns
+/// one entry per serial number, in the order first heard, each with the
+/// address of its newest announcement. Malformed packets are ignored.
+///
+/// The socket binds 0.0.0.0 with address and port reuse, so it shares the
+/// port with a home-automation hub already listening there (broadcasts reach
+/// both). Binding failures are `Network`.
+///
+/// ```no_run
+/// for d in hmx::local::discover(hmx::local::DISCOVERY_PORT, std::time::Duration::from_secs(35))? {
+///     println!("{} at {} ({:?})", d.sn, d.ip, d.hw);
+/// }
+/// # Ok::<(), hmx::Error>(())
+/// ```
+pub fn discover(port: u16, duration: Duration) -> Result<Vec<Found>, Error> {
+    Listener::bind(port)?.collect(duration)
+}
+
+/// A bound discovery socket, for callers that must know the port before
+/// listening (port 0 picks a free one) or listen more than once.
+#[derive(Debug)]
+pub struct Listener {
+    socket: UdpSocket,
+}
+
+impl Listener {
+    /// Binds 0.0.0.0:`port` with `SO_REUSEADDR`, `SO_REUSEPORT` (Unix) and `SO_BROADCAST`.
+    pub fn bind(port: u16) -> Result<Listener, Error> {
+        let fail = |e: std::io::Error| {
+            Error::new(
+                ErrorKind::Network,
+                format!("cannot listen on UDP port {port}: {e}"),
+            )
+        };
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(fail)?;
+        socket.set_reuse_address(true).map_err(fail)?;
+        #[cfg(unix)]
+        socket.set_reuse_port(true).map_err(fail)?;
+        socket.set_broadcast(true).map_err(fail)?;
+        let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+        socket.bind(&addr.into()).map_err(fail)?;
+        Ok(Listener {
+            socket: socket.into(),
+        })
+    }
+
+    /// The port bound (the one picked when 0 was asked for).
+    pub fn port(&self) -> u16 {
+        self.socket.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// Listens for `duration`; see [`discover`].
+    pub fn collect(&self, duration: Duration) -> Result<Vec<Found>, Error> {
+        let deadline = Instant::now() + duration;
+        let mut found: Vec<Found> = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Some(heard) = self.next(left)? else {
+                break;
+            };
+            match found
+                .iter_mut()
+                .find(|f| f.sn.eq_ignore_ascii_case(&heard.sn))
+            {
+                Some(known) => {
+                    let seen = known.seen + 1;
+                    *known = heard;
+                    known.seen = seen;
+                }
+                None => found.push(heard),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The next well-formed announcement within `timeout`, or `None`.
+    pub fn next(&self, timeout: Duration) -> Result<Option<Found>, Error> {
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; MAX_PACKET];
+        loop {
+            let Some(left) = deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+            else {
+                return Ok(None);
+            };
+            self.socket
+                .set_read_timeout(Some(left))
+                .map_err(|e| Error::new(ErrorKind::Network, format!("discovery: {e}")))?;
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    if let Some(found) = parse_announcement(&buf[..n], from.ip()) {
+                        return Ok(Some(found));
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    return Err(Error::new(ErrorKind::Network, format!("discovery: {e}")));
+                }
+            }
+        }
+    }
+}
+
+/// An announcement: a JSON object with a serial number of 1 to 64 ASCII
+/// letters and digits. Other members are optional and taken leniently.
+pub(crate) fn parse_announcement(packet: &[u8], ip: IpAddr) -> Option<Found> {
+    let Ok(Value::Object(packet)) = serde_json::from_slice::<Value>(packet) else {
+        return None;
+    };
+    let sn = packet.get("sn")?.as_str()?.trim().to_string();
+    if sn.is_empty() || sn.len() > 64 || !sn.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let text = |name: &str| {
+        packet
+            .get(name)
+            .and_then(Value::as_str)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let cloud = match packet.get("cloud") {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    };
+    let wifi = match packet.get("wifi") {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .and_then(|w| i32::try_from(w).ok());
+    Some(Found {
+        sn,
+        ip,
+        hw: text("hw"),
+        cloud,
+        connection: text("connection"),
+        wifi,
+        seen: 1,
+        packet,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_parse_leniently() {
+        let ip: IpAddr = "127.0.0.2".parse().unwrap();
+        let f = parse_announcement(
+            br#"{"sn":"058016000543464839373520000159","hw":"sx","cloud":"true","connection":"cloudCon","wifi":"-61","display":"1"}"#,
+            ip,
+        )
+        .unwrap();
+        assert_eq!(f.hw.as_deref(), Some("sx"));
+        assert_eq!((f.cloud, f.wifi, f.ip), (Some(true), Some(-61), ip));
+        let bare = parse_announcement(br#"{"sn":"AB12"}"#, ip).unwrap();
+        assert_eq!((bare.hw, bare.cloud, bare.wifi), (None, None, None));
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[]",
+            br#"{"sn":""}"#,
+            br#"{"sn":5}"#,
+            br#"{"sn":"a b"}"#,
+            br#"{"hw":"sx"}"#,
+        ] {
+            assert!(parse_announcement(bad, ip).is_none());
+        }
+    }
+}

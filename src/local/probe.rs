@@ -1,0 +1,149 @@
+//! The probe: which token scheme a locked device accepts, found by writing one harmless value back unchanged.
+
+use std::fmt;
+
+use super::parameters::{self, BRIGHTNESS, CLOUD_LOCK, LAN_LOCK};
+use super::thermostat::{Thermostat, listed_value};
+use crate::error::{Error, ErrorKind};
+use crate::totp::{Scheme, base32_decode};
+
+/// Parameters a probe may write back, in order of preference: brightness,
+/// then the night-brightness start and end minutes. Writing a value back
+/// unchanged changes nothing on the device.
+pub const PROBE_PARAMETERS: [u16; 3] = [BRIGHTNESS, 52, 53];
+
+/// What [`Thermostat::probe`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// The parameter written back (see [`PROBE_PARAMETERS`]).
+    pub parameter: u16,
+    /// Its value, read first and written back unchanged.
+    pub value: String,
+    /// Parameter 114 (LAN locking) as listed; `None` when the device does not list it.
+    pub lan_lock: Option<bool>,
+    /// Parameter 115 (cloud locking); with LAN locking also on, every write is refused.
+    pub cloud_lock: Option<bool>,
+    /// Schemes the device refused (`{"success":"block"}`), in the order tried.
+    pub refused: Vec<Scheme>,
+    /// Schemes not tried: the base32 ones when the key is not base32.
+    pub skipped: Vec<Scheme>,
+    /// The first scheme the device accepted; `None` when all were refused or
+    /// LAN locking is off (then nothing is written: any write is accepted, so
+    /// a probe could tell nothing).
+    pub accepted: Option<Scheme>,
+}
+
+impl fmt::Display for ProbeReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let flag = |v: Option<bool>| match v {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "unknown",
+        };
+        let list = |schemes: &[Scheme]| {
+            let names: Vec<&str> = schemes.iter().map(|s| s.name()).collect();
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
+        write!(
+            f,
+            "LAN lock {}, cloud lock {}; parameter {} = {:?} written back; ",
+            flag(self.lan_lock),
+            flag(self.cloud_lock),
+            self.parameter,
+            self.value
+        )?;
+        match (self.accepted, self.lan_lock) {
+            (Some(scheme), _) => write!(f, "accepted: {scheme}; ")?,
+            (None, Some(false)) => {
+                return f.write_str("nothing written: LAN locking is off, so every write is accepted; turn it on and probe again");
+            }
+            (None, _) => f.write_str("accepted: none; ")?,
+        }
+        write!(
+            f,
+            "refused: {}; skipped: {}",
+            list(&self.refused),
+            list(&self.skipped)
+        )?;
+        if self.accepted.is_none() && self.lan_lock == Some(true) && self.cloud_lock == Some(true) {
+            f.write_str(" (LAN and cloud locking are both on: devices then refuse every network write, signed or not)")?;
+        }
+        Ok(())
+    }
+}
+
+impl Thermostat {
+    /// Finds the token scheme this device accepts, changing nothing.
+    ///
+    /// Reads the parameters, picks a harmless writable one (brightness, 23,
+    /// when listed; else 52 or 53) and writes its current value back once
+    /// with each [`Scheme`] in [`Scheme::ALL`] order, stopping at the first
+    /// the device accepts. Each write is signed with the device's own clock.
+    /// When LAN locking (114) is listed as off, nothing is written.
+    ///
+    /// Needs a [key](Thermostat::key) (else `InvalidArgument`). A device that
+    /// lists none of the probe parameters is `Protocol`. Any failure other
+    /// than a refusal stops the probe with that error.
+    pub fn probe(&self) -> Result<ProbeReport, Error> {
+        let Some(key) = self.key_ref() else {
+            return Err(Error::invalid(
+                "a probe needs the device's key: set one with .key()",
+            ));
+        };
+        let base32_ok = base32_decode(key.as_bytes()).is_some();
+        let listed = self.parameters()?;
+        let flag = |id| parameters::find(&listed, id).map(|p| p.value.trim() == "1");
+        let (parameter, value) = PROBE_PARAMETERS
+            .iter()
+            .find_map(|id| {
+                let p = parameters::find(&listed, *id)?;
+                Some((p.id, listed_value(p)?))
+            })
+            .ok_or_else(|| {
+                Error::protocol(format!(
+                    "thermostat {}: the device lists none of the parameters a probe may write back ({PROBE_PARAMETERS:?})",
+                    self.url()
+                ))
+            })?;
+        let mut report = ProbeReport {
+            parameter,
+            value,
+            lan_lock: flag(LAN_LOCK),
+            cloud_lock: flag(CLOUD_LOCK),
+            refused: Vec::new(),
+            skipped: Vec::new(),
+            accepted: None,
+        };
+        if report.lan_lock == Some(false) {
+            return Ok(report);
+        }
+        for scheme in Scheme::ALL {
+            if scheme.key == crate::totp::KeyEncoding::Base32 && !base32_ok {
+                report.skipped.push(scheme);
+                continue;
+            }
+            match self.set_with(&[(parameter, &report.value)], scheme) {
+                Ok(_) => {
+                    report.accepted = Some(scheme);
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::Blocked => report.refused.push(scheme),
+                Err(e) => {
+                    return Err(Error::new(
+                        e.kind(),
+                        format!(
+                            "probe stopped after {} refusal(s): {}",
+                            report.refused.len(),
+                            e.message()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(report)
+    }
+}
