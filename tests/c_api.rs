@@ -396,3 +396,73 @@ fn proxy_and_system_roots_from_c() {
     assert_ok(&output);
     assert_eq!(proxy.stats().tunnels, 1);
 }
+
+/// The local client from C (issue: the local client from C, Python and the
+/// command), against the stand-in thermostat, under valgrind with the
+/// release library.
+#[test]
+fn local_client_from_c() {
+    use hmx::testing::{Announcer, DEMO_KEY, DeviceFault, MockThermostat, On, announcement};
+    use hmx::totp::Scheme;
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    let run = |args: &[&str], device: Option<&MockThermostat>| {
+        let host = device.map(|d| d.host()).unwrap_or_default();
+        let sn = device.map(|d| d.sn().to_string()).unwrap_or_default();
+        let output = common::valgrind_release(
+            "test_local",
+            args,
+            &[("HMX_DEVICE_HOST", &host), ("HMX_DEVICE_SN", &sn)],
+        );
+        assert_ok(&output);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+
+    let locked = MockThermostat::builder()
+        .locked(DEMO_KEY, Scheme::default())
+        .start()
+        .unwrap();
+    run(&["read"], Some(&locked));
+    run(&["write", DEMO_KEY, "23", "7"], Some(&locked));
+    assert_eq!(locked.parameter(23).as_deref(), Some("7"));
+    let applied = locked.stats().writes_applied;
+    let printed = run(&["blocked", "AAAAAAAAAAAAAAAA", "23", "2"], Some(&locked));
+    assert!(printed.starts_with("HMX_STATUS_BLOCKED: "), "{printed}");
+    assert_eq!(
+        locked.stats().writes_applied,
+        applied,
+        "a refused write changed nothing"
+    );
+    assert_eq!(locked.parameter(23).as_deref(), Some("7"));
+
+    // Busy twice, then an answer: retried. Busy on every try: a timeout.
+    locked.inject(On::Cmd(4), DeviceFault::Busy, 2);
+    run(&["busy", "HMX_STATUS_OK"], Some(&locked));
+    locked.inject(On::Cmd(4), DeviceFault::Busy, 3);
+    run(&["busy", "HMX_STATUS_TIMEOUT"], Some(&locked));
+    assert_eq!(locked.stats().max_concurrent, 1);
+    run(&["misuse"], None);
+
+    // Three devices announcing themselves on loopback.
+    let port = {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let target = SocketAddrV4::new(Ipv4Addr::new(127, 255, 255, 255), port);
+    let _announcers: Vec<Announcer> = (2..=4u8)
+        .map(|last| {
+            let sn = format!("0580160005434648393735200000{last:02}");
+            let packet = announcement(&sn, "sx").to_string();
+            let source = Ipv4Addr::new(127, 0, 0, last);
+            Announcer::start(
+                packet,
+                source,
+                target,
+                std::time::Duration::from_millis(100),
+            )
+            .unwrap()
+        })
+        .collect();
+    let printed = run(&["discover", &port.to_string(), "3"], None);
+    assert_eq!(printed.lines().count(), 3, "{printed}");
+}

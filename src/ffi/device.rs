@@ -50,7 +50,7 @@ unsafe impl Sync for DeviceList {}
 
 /// A NUL-terminated copy of `s`. A NUL inside `s` (which C could not see past)
 /// becomes U+FFFD.
-fn c_string(s: &str) -> Zeroizing<Vec<u8>> {
+pub(crate) fn c_string(s: &str) -> Zeroizing<Vec<u8>> {
     let mut bytes = Zeroizing::new(Vec::with_capacity(s.len() + 3));
     for piece in s.split('\0').enumerate() {
         if piece.0 > 0 {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
 use super::device::DeviceList;
+use super::local::FoundList;
 use crate::{Client, ClientBuilder};
 
 /// One live allocation owned on C's behalf.
@@ -16,6 +17,7 @@ pub(crate) enum Handle {
     Secret(Zeroizing<Vec<u8>>),
     DeviceList(Box<DeviceList>),
     Builder(Box<Mutex<ClientBuilder>>),
+    FoundList(Box<FoundList>),
 }
 
 impl Handle {
@@ -26,6 +28,7 @@ impl Handle {
             Handle::Secret(s) => s.as_ptr() as usize,
             Handle::DeviceList(l) => l.c_list() as usize,
             Handle::Builder(b) => &**b as *const Mutex<ClientBuilder> as usize,
+            Handle::FoundList(l) => l.c_list() as usize,
         }
     }
 }

@@ -12,6 +12,7 @@ mod client;
 mod device;
 mod handles;
 mod last_error;
+mod local;
 mod totp;
 
 use std::ffi::{CStr, c_char};

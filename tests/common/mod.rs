@@ -88,6 +88,7 @@ fn compile_c(lib_dir: &Path, test_util: bool) -> PathBuf {
     for (compiler, std, source, out) in [
         ("gcc", "-std=c11", "examples/c/list_keys.c", "list_keys"),
         ("gcc", "-std=c11", "tests/c/test_hmx.c", "test_hmx"),
+        ("gcc", "-std=c11", "tests/c/test_local.c", "test_local"),
         (
             "g++",
             "-std=c++17",
