@@ -11,6 +11,7 @@ use serde_json::json;
 #[test]
 fn python_module() {
     let mock_cloud = common::example("mock_cloud");
+    let mock_thermostat = common::example("mock_thermostat");
     let data = r#"{"par":[[125,7,"0"],[23,2,"1"]],"cmd":1}"#;
     let vectors: Vec<_> = [
         ("BW4ERXAJXXXXXXXX", 634_929_122u32),
@@ -32,6 +33,8 @@ fn python_module() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("HMX_LIB", common::profile_dir().join("libhmx.so"))
         .env("HMX_MOCK_CLOUD", mock_cloud)
+        .env("HMX_MOCK_THERMOSTAT", mock_thermostat)
+        .env("HMX_DEMO_KEY", hmx::testing::DEMO_KEY)
         .env("HMX_EXPECT_VERSION", hmx::VERSION)
         .env("HMX_EXPECT_TOTP", serde_json::to_string(&vectors).unwrap())
         .output()

@@ -34,14 +34,15 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Union
 
 __all__ = [
     "version", "Client", "Device", "fetch_devices", "find_device", "totp",
     "device_time_now", "sign_request", "HmxError", "InvalidArgumentError",
     "AuthError", "RateLimitedError", "NetworkError", "HmxTimeoutError",
     "TlsError", "HttpError", "ProtocolError", "NotFoundError", "PanicError",
-    "TOTP_DIGITS", "TERNEO_URL", "WELROK_URL",
+    "TOTP_DIGITS", "TERNEO_URL", "WELROK_URL", "BlockedError", "Found", "discover",
+    "Thermostat", "Parameter", "DISCOVERY_PORT",
 ]
 
 TOTP_DIGITS = 9
@@ -127,9 +128,15 @@ class PanicError(HmxError):
     status, name = 10, "HMX_STATUS_PANIC"
 
 
+class BlockedError(HmxError):
+    """The thermostat refused the request (``{"success":"block"}``): LAN locking
+    is on and the token was missing or wrong."""
+    status, name = 11, "HMX_STATUS_BLOCKED"
+
+
 _ERRORS = {cls.status: cls for cls in (
     InvalidArgumentError, AuthError, RateLimitedError, NetworkError, HmxTimeoutError,
-    TlsError, HttpError, ProtocolError, NotFoundError, PanicError)}
+    TlsError, HttpError, ProtocolError, NotFoundError, PanicError, BlockedError)}
 
 
 # ---------------------------------------------------------------- the library
@@ -141,6 +148,16 @@ class _Device(ctypes.Structure):
 
 class _DeviceList(ctypes.Structure):
     _fields_ = [("len", ctypes.c_size_t), ("items", ctypes.POINTER(_Device))]
+
+
+class _Found(ctypes.Structure):
+    _fields_ = [("sn", ctypes.c_void_p), ("ip", ctypes.c_void_p), ("hw", ctypes.c_void_p),
+                ("connection", ctypes.c_void_p), ("wifi_dbm", ctypes.c_int32),
+                ("cloud", ctypes.c_bool)]
+
+
+class _FoundList(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_size_t), ("items", ctypes.POINTER(_Found))]
 
 
 def _candidates() -> List[str]:
@@ -200,6 +217,16 @@ for _name, _args, _res in [
      _status),
     ("hmx_last_http_status", [], _c.c_int32),
     ("hmx_last_retry_after_s", [], _c.c_int64),
+    ("hmx_discover", [_c.c_uint16, _c.c_uint32, _c.POINTER(_c.c_void_p), _c.c_char_p, _c.c_size_t],
+     _status),
+    ("hmx_local_request", [_c.c_char_p, _c.c_char_p, _c.c_char_p, _c.c_char_p, _c.c_uint32,
+                           _c.POINTER(_c.c_void_p), _c.c_char_p, _c.c_size_t], _status),
+    ("hmx_local_set", [_c.c_char_p, _c.c_char_p, _c.c_char_p, _c.c_char_p, _c.c_uint32,
+                       _c.POINTER(_c.c_void_p), _c.c_char_p, _c.c_size_t], _status),
+    ("hmx_local_parameters", [_c.c_char_p, _c.c_char_p, _c.c_uint32, _c.POINTER(_c.c_void_p),
+                              _c.c_char_p, _c.c_size_t], _status),
+    ("hmx_local_device_time", [_c.c_char_p, _c.c_char_p, _c.c_uint32, _c.POINTER(_c.c_uint32),
+                               _c.c_char_p, _c.c_size_t], _status),
     ("hmx_free", [_c.c_void_p], None),
     ("hmx_totp", [_c.c_char_p, _c.c_uint32, _c.c_char_p, _c.c_size_t], _status),
     ("hmx_device_time_now", [], _c.c_uint32),
@@ -472,6 +499,124 @@ def sign_request(totp_key: str, sn: str, data: Union[Dict[str, Any], str],
     err = ctypes.create_string_buffer(_ERR_LEN)
     _call(_lib.hmx_sign_request, key, sn_b, when, data_b, ctypes.byref(body), err, _ERR_LEN, err=err)
     return _take_string(body)
+
+
+# ---------------------------------------------------------------- the thermostat on the LAN
+
+#: The UDP port thermostats announce themselves on.
+DISCOVERY_PORT = 23500
+
+
+@dataclass(frozen=True)
+class Found:
+    """A thermostat heard on the LAN: its serial, the address of its newest
+    announcement, hardware family and connection state (None when the packet
+    had none), Wi-Fi signal in dBm (0 when none) and whether it uses the cloud."""
+    sn: str
+    ip: str
+    hw: Optional[str]
+    connection: Optional[str]
+    wifi_dbm: int
+    cloud: bool
+
+
+def discover(seconds: float = 3, port: int = DISCOVERY_PORT) -> List[Found]:
+    """Listens ``seconds`` for the UDP announcements thermostats broadcast
+    (about every 30 s) and returns one entry per serial number. The socket
+    shares ``port`` with other listeners, such as a home-automation hub."""
+    duration_ms = _seconds_ms(seconds, "seconds")
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"port must be int, not {type(port).__name__}")
+    if not 0 < port <= 0xFFFF:
+        raise InvalidArgumentError("port must be 1 to 65535")
+    handle = ctypes.c_void_p()
+    err = ctypes.create_string_buffer(_ERR_LEN)
+    _call(_lib.hmx_discover, port, duration_ms, ctypes.byref(handle), err, _ERR_LEN, err=err)
+    try:
+        listing = ctypes.cast(handle, ctypes.POINTER(_FoundList)).contents
+        text = lambda p: _static_string(p) if p else None  # noqa: E731
+        return [Found(sn=_static_string(f.sn), ip=_static_string(f.ip), hw=text(f.hw),
+                      connection=text(f.connection), wifi_dbm=int(f.wifi_dbm), cloud=bool(f.cloud))
+                for f in (listing.items[i] for i in range(listing.len))]
+    finally:
+        _lib.hmx_free(handle)
+
+
+class Parameter(NamedTuple):
+    """One parameter as the device lists it: id, type code (0 string, 1 int8,
+    2 uint8, 3 int16, 4 uint16, 5 int32, 6 uint32, 7 bool) and value as sent."""
+    id: int
+    type: int
+    value: str
+
+
+class Thermostat:
+    """One thermostat on the LAN, by address (IP or name, optional ``:port``)
+    and serial number. ``key`` (its ``totp_key``) signs writes with the
+    device's own clock, as a device with LAN locking on demands; ``timeout``
+    bounds each request, in seconds (default 5).
+
+    libhmx sends one request at a time to a device, with a quiet second
+    between requests, across every Thermostat and thread in this process;
+    reads are retried on busy, empty or cut-off answers, writes only after
+    the device said busy. A refused write raises :class:`BlockedError`.
+    """
+
+    def __init__(self, host: str, sn: str, key: Optional[str] = None, timeout: float = 5):
+        self._host, self._sn = _text(host, "host"), _text(sn, "sn")
+        self._key = _text(key, "key", optional=True)
+        self._timeout_ms = _seconds_ms(timeout, "timeout")
+        self.host, self.sn = host, sn
+
+    def __repr__(self) -> str:
+        return f"Thermostat(host={self.host!r}, sn={self.sn!r}, key={'<set>' if self._key else None})"
+
+    def _json(self, fn: Any, *args: Any) -> Any:
+        out = ctypes.c_void_p()
+        err = ctypes.create_string_buffer(_ERR_LEN)
+        _call(fn, *args, self._timeout_ms, ctypes.byref(out), err, _ERR_LEN, err=err)
+        return json.loads(_take_string(out))
+
+    def request(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        """Sends any request without ``sn``, ``time`` and ``auth`` (hmx adds
+        them) and returns the device's answer: ``{"cmd": 1..4}`` reads, anything
+        else is a write, signed when a key is set."""
+        if not isinstance(request, dict):
+            raise TypeError(f"request must be dict, not {type(request).__name__}")
+        body = _text(json.dumps(request, ensure_ascii=False), "request")
+        return self._json(_lib.hmx_local_request, self._host, self._sn, self._key, body)
+
+    def parameters(self) -> List[Parameter]:
+        """Every parameter the device lists (``{"cmd":1}``)."""
+        listed = self._json(_lib.hmx_local_parameters, self._host, self._sn)
+        return [Parameter(int(i), int(t), v) for i, t, v in listed]
+
+    def telemetry(self) -> Dict[str, str]:
+        """Telemetry (``{"cmd":4}``), every field as the device sent it."""
+        return self.request({"cmd": 4})
+
+    def device_time(self) -> int:
+        """The device's clock, in seconds since 2000-01-01T00:00:00Z."""
+        out = ctypes.c_uint32()
+        err = ctypes.create_string_buffer(_ERR_LEN)
+        _call(_lib.hmx_local_device_time, self._host, self._sn, self._timeout_ms, ctypes.byref(out),
+              err, _ERR_LEN, err=err)
+        return int(out.value)
+
+    def set(self, values: Dict[int, Any]) -> Dict[str, Any]:
+        """Writes parameters, ``{id: value}``, each with the type code the
+        device reports for that id; an id the device does not list raises
+        InvalidArgumentError before anything is written."""
+        if not isinstance(values, dict):
+            raise TypeError(f"values must be dict, not {type(values).__name__}")
+        for k, v in values.items():
+            if isinstance(k, bool) or not isinstance(k, int):
+                raise TypeError(f"parameter ids must be int, not {type(k).__name__}")
+            if isinstance(v, bool) or not isinstance(v, (int, str)):
+                raise TypeError(f"values must be int or str, not {type(v).__name__}")
+        body = _text(json.dumps({str(k): str(v) for k, v in values.items()}), "values")
+        return self._json(_lib.hmx_local_set, self._host, self._sn, self._key, body)
+
 
 
 if __name__ == "__main__":

@@ -208,6 +208,83 @@ class Networks(unittest.TestCase):
         self.assertRaises(TypeError, hmx.Client, proxy=5)
 
 
+class Device:
+    """The `mock_thermostat` example as a process; stops when its stdin closes."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen([os.environ["HMX_MOCK_THERMOSTAT"], *args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        env = dict(self.proc.stdout.readline().strip().split("=", 1) for _ in range(2))
+        self.host, self.sn = env["HMX_DEVICE_HOST"], env["HMX_DEVICE_SN"]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+
+
+class LocalClient(unittest.TestCase):
+    """The thermostat on the LAN: discovery, reads, signed and blocked writes, a busy device."""
+
+    key = os.environ.get("HMX_DEMO_KEY", "")
+
+    def test_reads_and_a_signed_write(self):
+        with Device("--locked", self.key) as device:
+            t = hmx.Thermostat(device.host, device.sn, key=self.key)
+            self.assertNotIn(self.key, repr(t))
+            self.assertIn("t.1", t.telemetry())
+            params = t.parameters()
+            self.assertIsInstance(params[0], hmx.Parameter)
+            brightness = next(p for p in params if p.id == 23)
+            self.assertEqual(brightness.type, 2)
+            self.assertGreater(t.device_time(), 600_000_000)
+            new = "3" if brightness.value != "3" else "4"
+            t.set({23: int(new)})
+            self.assertEqual(next(p for p in t.parameters() if p.id == 23).value, new)
+            reply = t.request({"par": [[23, 2, "5"]]})
+            self.assertIsInstance(reply, dict)
+            self.assertEqual(next(p for p in t.parameters() if p.id == 23).value, "5")
+
+    def test_a_blocked_write(self):
+        with Device("--locked", self.key) as device:
+            for key in (None, "AAAAAAAAAAAAAAAA"):
+                t = hmx.Thermostat(device.host, device.sn, key=key)
+                with self.assertRaises(hmx.BlockedError) as caught:
+                    t.set({23: 1})
+                self.assertEqual((caught.exception.status, caught.exception.name),
+                                 (11, "HMX_STATUS_BLOCKED"))
+                self.assertIn("LAN locking", caught.exception.message)
+            with self.assertRaises(hmx.InvalidArgumentError):
+                hmx.Thermostat(device.host, device.sn, key=self.key).set({999: 1})
+
+    def test_a_busy_device(self):
+        with Device("--busy", "2") as device:
+            self.assertIn("t.1", hmx.Thermostat(device.host, device.sn).telemetry())
+        with Device("--busy", "3") as device:
+            self.assertRaises(hmx.HmxTimeoutError, hmx.Thermostat(device.host, device.sn).telemetry)
+
+    def test_discovery(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with Device("--announce", str(port)) as device:
+            found = hmx.discover(seconds=1.5, port=port)
+        self.assertEqual([f.sn for f in found], [device.sn])
+        self.assertEqual((found[0].ip, found[0].hw, found[0].cloud, found[0].wifi_dbm),
+                         ("127.0.0.2", "sx", True, -61))
+
+    def test_wrong_types(self):
+        self.assertRaises(TypeError, hmx.Thermostat, 5, "sn")
+        self.assertRaises(TypeError, hmx.Thermostat("127.0.0.1:9", "sn").set, [1])
+        self.assertRaises(TypeError, hmx.Thermostat("127.0.0.1:9", "sn").set, {"23": 1})
+        self.assertRaises(TypeError, hmx.Thermostat("127.0.0.1:9", "sn").request, "{}")
+        self.assertRaises(TypeError, hmx.discover, port="1")
+        self.assertRaises(hmx.InvalidArgumentError, hmx.Thermostat("127.0.0.1:9", "sn").request, {})
+
+
 class Errors(unittest.TestCase):
     def assertRaisesHmx(self, cls, fn, *args, **kwargs):
         with self.assertRaises(cls) as caught:

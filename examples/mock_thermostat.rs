@@ -1,0 +1,73 @@
+//! Runs the stand-in thermostat as a process, for C, Python and shell users.
+//!
+//!     mock_thermostat [--locked KEY] [--busy N] [--announce PORT]
+//!
+//! Prints `HMX_DEVICE_HOST=127.0.0.1:<port>` and `HMX_DEVICE_SN=<serial>`,
+//! then serves `POST /api.cgi` until stdin closes. `--locked KEY` turns LAN
+//! locking on with that key (the default token scheme); `--busy N` answers
+//! the next N telemetry reads `{"status":"timeout"}`; `--announce PORT` sends
+//! the discovery packet from 127.0.0.2 to 127.255.255.255:PORT (loopback
+//! only) every 200 ms.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hmx::testing::{Announcer, DeviceFault, MockThermostat, On, announcement};
+use hmx::totp::Scheme;
+
+fn main() -> ExitCode {
+    let mut builder = MockThermostat::builder();
+    let (mut busy, mut announce) = (0, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args.next();
+        let parsed = match (arg.as_str(), value) {
+            ("--locked", Some(key)) => {
+                builder = builder.locked(key, Scheme::default());
+                Ok(())
+            }
+            ("--busy", Some(n)) => n.parse().map(|n| busy = n).map_err(|_| "bad --busy"),
+            ("--announce", Some(p)) => p
+                .parse::<u16>()
+                .map(|p| announce = Some(p))
+                .map_err(|_| "bad --announce"),
+            _ => Err("usage: mock_thermostat [--locked KEY] [--busy N] [--announce PORT]"),
+        };
+        if let Err(why) = parsed {
+            eprintln!("mock_thermostat: {why}");
+            return ExitCode::from(2);
+        }
+    }
+    let device = match builder.start() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("mock_thermostat: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if busy > 0 {
+        device.inject(On::Cmd(4), DeviceFault::Busy, busy);
+    }
+    let _announcer = match announce {
+        Some(port) => {
+            let packet = announcement(device.sn(), "sx").to_string();
+            let target = SocketAddrV4::new(Ipv4Addr::new(127, 255, 255, 255), port);
+            let every = Duration::from_millis(200);
+            match Announcer::start(packet, Ipv4Addr::new(127, 0, 0, 2), target, every) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    eprintln!("mock_thermostat: cannot announce: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        None => None,
+    };
+    println!("HMX_DEVICE_HOST={}", device.host());
+    println!("HMX_DEVICE_SN={}", device.sn());
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    ExitCode::SUCCESS
+}
