@@ -1,16 +1,25 @@
 //! Runs the stand-in cloud as a process, for C, Python and shell users.
 //!
-//!     mock_cloud [--devices N] [--page-size N] [--token T] [--tls valid|wrong-host|plain] [--fault ROUTE=WHAT]... [--run CMD ARGS...]
+//!     mock_cloud [--devices N] [--page-size N] [--token T] [--tls valid|wrong-host|plain] [--fault ROUTE=WHAT]... [--until-signal] [--run CMD ARGS...]
 //!
 //! Prints `HMX_BASE_URL=<url>` and `HMX_CA_FILE=<path>` on stdout, then serves
-//! until stdin closes. With `--run`, instead runs CMD with those variables and
+//! until stdin closes, or with `--until-signal` until SIGINT or SIGTERM (for
+//! a stand-in started with stdin closed, e.g. in the background of a shell).
+//! With `--run`, instead runs CMD with those variables, `HMX_EMAIL` and
 //! `HMX_PASSWORD` (the demo account's) set, and exits with its status.
+//! SIGINT or SIGTERM always stop it cleanly: the CA file and its folder are
+//! removed (and a `--run` command is sent the same signal first).
 //! ROUTE is `login`, `devices` (every page) or `pageN`; WHAT is an HTTP status
 //! (`500`), `drop`, `hang`, `garbage`, `huge` or `redirect`.
 //! The demo account is `demo@hmx.invalid` / `demo-password`.
 
 use std::io::{Read, Write};
 use std::process::{Command, ExitCode};
+use std::sync::mpsc;
+use std::thread;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use hmx::testing::{
     DEMO_EMAIL, DEMO_PASSWORD, Fault, MockCloud, MockCloudBuilder, Route, TlsMode, demo_devices,
@@ -50,8 +59,16 @@ fn fault(what: &str) -> Result<Fault, String> {
     })
 }
 
-fn parse_args() -> Result<(MockCloudBuilder, Vec<String>), String> {
+/// What the command line asks for besides the stand-in's settings.
+#[derive(Default)]
+struct Mode {
+    until_signal: bool,
+    run: Vec<String>,
+}
+
+fn parse_args() -> Result<(MockCloudBuilder, Mode), String> {
     let mut builder = MockCloud::builder();
+    let mut mode = Mode::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -72,25 +89,50 @@ fn parse_args() -> Result<(MockCloudBuilder, Vec<String>), String> {
                 let (r, w) = spec.split_once('=').ok_or("--fault takes ROUTE=WHAT")?;
                 builder.fault(route(r)?, fault(w)?)
             }
+            "--until-signal" => {
+                mode.until_signal = true;
+                builder
+            }
             "--run" => {
-                let run: Vec<String> = args.collect();
-                if run.is_empty() {
+                mode.run = args.collect();
+                if mode.run.is_empty() {
                     return Err("--run needs a command".into());
                 }
-                return Ok((builder, run));
+                return Ok((builder, mode));
             }
             other => return Err(format!("unknown argument {other}")),
         };
     }
-    Ok((builder, Vec::new()))
+    Ok((builder, mode))
+}
+
+/// Why the stand-in stops serving.
+enum Stop {
+    StdinClosed,
+    Signal(i32),
+    Exited(std::process::ExitStatus),
+    RunFailed(std::io::Error),
+}
+
+/// The exit code for a death by `signal`, as shells report it.
+fn signal_exit(signal: i32) -> ExitCode {
+    ExitCode::from((128 + signal).clamp(0, 255) as u8)
 }
 
 fn main() -> ExitCode {
-    let (builder, run) = match parse_args() {
+    let (builder, mode) = match parse_args() {
         Ok(parsed) => parsed,
         Err(why) => {
             eprintln!("mock_cloud: {why}");
             return ExitCode::from(2);
+        }
+    };
+    // Before the CA file exists, so that no signal can leave it behind.
+    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mock_cloud: cannot handle signals: {e}");
+            return ExitCode::from(1);
         }
     };
     let cloud = match builder.start() {
@@ -100,26 +142,88 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some((program, rest)) = run.split_first() {
-        let status = Command::new(program)
+    let (stop_tx, stop) = mpsc::channel();
+    {
+        let stop_tx = stop_tx.clone();
+        thread::spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let _ = stop_tx.send(Stop::Signal(signal));
+            }
+        });
+    }
+    let mut child = None;
+    if let Some((program, rest)) = mode.run.split_first() {
+        match Command::new(program)
             .args(rest)
             .env("HMX_BASE_URL", cloud.base_url())
             .env("HMX_CA_FILE", cloud.ca_file())
             .env("HMX_EMAIL", DEMO_EMAIL)
             .env("HMX_PASSWORD", DEMO_PASSWORD)
-            .status();
-        return match status {
-            Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),
+            .spawn()
+        {
+            Ok(c) => {
+                let shared = std::sync::Arc::new(std::sync::Mutex::new(c));
+                child = Some(shared.clone());
+                thread::spawn(move || {
+                    loop {
+                        // Poll, so that the signal path can still reach the child.
+                        let status = shared.lock().map(|mut c| c.try_wait());
+                        match status {
+                            Ok(Ok(Some(status))) => break stop_tx.send(Stop::Exited(status)),
+                            Ok(Ok(None)) => thread::sleep(std::time::Duration::from_millis(20)),
+                            Ok(Err(e)) => break stop_tx.send(Stop::RunFailed(e)),
+                            Err(_) => break Ok(()),
+                        }
+                    }
+                });
+            }
             Err(e) => {
                 eprintln!("mock_cloud: cannot run {program}: {e}");
-                ExitCode::from(127)
+                return ExitCode::from(127);
             }
-        };
+        }
+    } else {
+        println!("HMX_BASE_URL={}", cloud.base_url());
+        println!("HMX_CA_FILE={}", cloud.ca_file().display());
+        let _ = std::io::stdout().flush();
+        if !mode.until_signal {
+            // Serve until whoever started us closes our stdin.
+            thread::spawn(move || {
+                let _ = std::io::stdin().read_to_end(&mut Vec::new());
+                let _ = stop_tx.send(Stop::StdinClosed);
+            });
+        }
     }
-    println!("HMX_BASE_URL={}", cloud.base_url());
-    println!("HMX_CA_FILE={}", cloud.ca_file().display());
-    let _ = std::io::stdout().flush();
-    // Serve until whoever started us closes our stdin.
-    let _ = std::io::stdin().read_to_end(&mut Vec::new());
-    ExitCode::SUCCESS
+    let why = stop.recv().unwrap_or(Stop::StdinClosed);
+    let code = match why {
+        Stop::StdinClosed => ExitCode::SUCCESS,
+        Stop::Exited(status) => {
+            use std::os::unix::process::ExitStatusExt;
+            match (status.code(), status.signal()) {
+                (Some(code), _) => ExitCode::from(code.clamp(0, 255) as u8),
+                (None, Some(signal)) => signal_exit(signal),
+                (None, None) => ExitCode::from(1),
+            }
+        }
+        Stop::RunFailed(e) => {
+            eprintln!("mock_cloud: lost the command: {e}");
+            ExitCode::from(1)
+        }
+        Stop::Signal(signal) => {
+            if let Some(c) = &child {
+                // Pass the signal on, and wait for the command before cleaning up.
+                // Under the lock, the command cannot have been reaped (its pid reused).
+                if let Ok(mut c) = c.lock() {
+                    if let Ok(None) = c.try_wait() {
+                        // SAFETY: kill(2) on our own child, not yet waited for.
+                        unsafe { libc::kill(c.id() as libc::pid_t, signal) };
+                        let _ = c.wait();
+                    }
+                }
+            }
+            signal_exit(signal)
+        }
+    };
+    drop(cloud); // stops serving and removes the CA file's folder
+    code
 }
