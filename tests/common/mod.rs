@@ -114,3 +114,27 @@ pub fn valgrind(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     );
     output
 }
+
+/// What tests/python/test_hmx.py reads from its environment: the stand-in
+/// process, the expected version, and token vectors computed by the Rust code.
+pub fn python_test_env(cmd: &mut Command) {
+    let data = r#"{"par":[[125,7,"0"],[23,2,"1"]],"cmd":1}"#;
+    let vectors: Vec<_> = [
+        ("BW4ERXAJXXXXXXXX", 634_929_122u32),
+        ("AAD4EXAJX4E8A8XT", 0),
+        ("Ключ", u32::MAX),
+    ]
+    .into_iter()
+    .map(|(key, time)| {
+        let sn = "058016000543464839373520000159";
+        serde_json::json!({
+            "key": key, "time": time, "sn": sn, "data": data,
+            "code": hmx::totp::code(key.as_bytes(), time).to_string(),
+            "body": hmx::local::sign_request(key.as_bytes(), sn, time, data).unwrap(),
+        })
+    })
+    .collect();
+    cmd.env("HMX_MOCK_CLOUD", example("mock_cloud"))
+        .env("HMX_EXPECT_VERSION", hmx::VERSION)
+        .env("HMX_EXPECT_TOTP", serde_json::to_string(&vectors).unwrap());
+}
