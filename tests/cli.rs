@@ -362,14 +362,7 @@ fn errors_name_the_host_and_map_to_exit_codes() {
     );
 
     let cloud = MockCloud::builder()
-        .fault(
-            Route::Login,
-            Fault::Respond {
-                status: 429,
-                headers: vec![("Retry-After".into(), "120".into())],
-                body: br#"{"detail":"Request was throttled."}"#.to_vec(),
-            },
-        )
+        .fault(Route::Login, common::throttled(120))
         .start()
         .unwrap();
     let out = keys(&cloud, &[DEMO_EMAIL], Some(DEMO_PASSWORD), "");
@@ -658,26 +651,23 @@ fn ctrl_c_at_the_prompt_puts_echo_back() {
     let mut pty = Pty::open();
     assert!(pty.echo_is_on());
     let rx = pty.reader();
-    let mut child = keys_on_terminal(&cloud, &pty);
-    let mut seen = Vec::new();
-    assert!(wait_for(&rx, &mut seen, "Password: "), "{seen:?}");
-    assert!(echo_goes_off(&pty), "echo is off while the prompt waits");
-    pty.master.write_all(b"half-typed\x03").unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
-    assert!(pty.echo_is_on(), "echo is back on after Ctrl-C");
+    // Ctrl-C typed at the prompt, then a SIGTERM sent from elsewhere.
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let mut child = keys_on_terminal(&cloud, &pty);
+        let mut seen = Vec::new();
+        assert!(wait_for(&rx, &mut seen, "Password: "), "{seen:?}");
+        assert!(echo_goes_off(&pty), "echo is off while the prompt waits");
+        if signal == libc::SIGINT {
+            pty.master.write_all(b"half-typed\x03").unwrap();
+        } else {
+            // SAFETY: kill(2) on a child of ours that has not been waited for.
+            unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(signal), "{status:?}");
+        assert!(pty.echo_is_on(), "echo is back on after signal {signal}");
+    }
     assert_eq!(cloud.stats().requests, 0);
-
-    // The same for a SIGTERM from elsewhere.
-    let mut child = keys_on_terminal(&cloud, &pty);
-    let mut seen = Vec::new();
-    assert!(wait_for(&rx, &mut seen, "Password: "), "{seen:?}");
-    assert!(echo_goes_off(&pty));
-    // SAFETY: kill on a child of ours that has not been waited for.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
-    assert!(pty.echo_is_on(), "echo is back on after SIGTERM");
 }
 
 #[test]
@@ -711,13 +701,6 @@ fn progress_shows_on_a_terminal_only() {
     );
 
     // Not a terminal: no progress.
-    let cloud = MockCloud::builder()
-        .fault(
-            Route::DevicePage(1),
-            Fault::Delay(Duration::from_millis(1800)),
-        )
-        .start()
-        .unwrap();
     let out = keys(&cloud, &[DEMO_EMAIL], Some(DEMO_PASSWORD), "");
     assert_exit(&out, 0);
     assert_eq!(stderr(&out), "");
@@ -734,17 +717,6 @@ fn the_rust_api_example_lists_every_key() {
         .output()
         .unwrap();
     assert_exit(&out, 0);
-    let expected: String = cloud
-        .devices()
-        .iter()
-        .map(|d| {
-            format!(
-                "{}\t{}\t{}\n",
-                d["sn"].as_str().unwrap(),
-                d["name"].as_str().unwrap(),
-                d["totp_key"].as_str().unwrap()
-            )
-        })
-        .collect();
-    assert_eq!(stdout(&out), expected);
+
+    assert_eq!(stdout(&out), common::listing(&cloud));
 }

@@ -19,7 +19,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hmx::testing::{DEMO_EMAIL, DEMO_PASSWORD, Fault, MockCloud, Route};
+use hmx::testing::{DEMO_EMAIL, DEMO_PASSWORD, MockCloud, Route};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -85,22 +85,6 @@ fn host_triple() -> String {
         .to_string()
 }
 
-/// What list_keys prints for the stand-in's devices.
-fn expected_listing(cloud: &MockCloud) -> String {
-    cloud
-        .devices()
-        .iter()
-        .map(|d| {
-            format!(
-                "{}\t{}\t{}\n",
-                d["sn"].as_str().unwrap(),
-                d["name"].as_str().unwrap(),
-                d["totp_key"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
 /// A program against the stand-in, with nothing that would help it find libhmx.
 fn in_cloud(cloud: &MockCloud, program: &Path) -> Command {
     let mut cmd = Command::new(program);
@@ -130,17 +114,11 @@ fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// valgrind on an installed-library program; exit 99 means memory errors or a definite leak.
+/// valgrind on an installed-library program, with the suppressions for the
+/// release library's stacks too; exit 99 means memory errors or a definite leak.
 fn valgrind(program: &Command) -> Output {
-    let mut cmd = Command::new("valgrind");
-    cmd.args([
-        "-q",
-        "--leak-check=full",
-        "--errors-for-leak-kinds=definite",
-        "--error-exitcode=99",
-    ])
-    .arg(format!("--suppressions={ROOT}/tests/c/valgrind.supp"))
-    .arg(format!(
+    let mut cmd = common::valgrind_command();
+    cmd.arg(format!(
         "--suppressions={ROOT}/tests/c/valgrind-release.supp"
     ))
     .arg(program.get_program())
@@ -209,7 +187,7 @@ fn c_and_cpp_through_pkg_config_and_cmake() {
     assert!(version_file.contains(&format!("set(PACKAGE_VERSION \"{version}\")")));
 
     let cloud = MockCloud::start().unwrap();
-    let listing = expected_listing(&cloud);
+    let listing = common::listing(&cloud);
     let example = Path::new(ROOT).join("examples/c/list_keys.c");
     let bin = tmp.0.join("bin");
     fs::create_dir_all(&bin).unwrap();
@@ -319,14 +297,7 @@ fn c_and_cpp_through_pkg_config_and_cmake() {
         text(&out)
     );
     let limited = MockCloud::builder()
-        .fault(
-            Route::Login,
-            Fault::Respond {
-                status: 429,
-                headers: vec![("Retry-After".into(), "120".into())],
-                body: b"{}".to_vec(),
-            },
-        )
+        .fault(Route::Login, common::throttled(120))
         .start()
         .unwrap();
     let out = valgrind(in_cloud(&limited, &cpp).args(["fail", DEMO_EMAIL, DEMO_PASSWORD]));

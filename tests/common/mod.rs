@@ -85,9 +85,9 @@ pub fn c_dir() -> &'static Path {
     })
 }
 
-/// Runs a compiled program under valgrind; fails the test on any memory error
-/// or definite leak (valgrind's exit code is then 99).
-pub fn valgrind(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+/// valgrind with the project's settings: memory errors and definite leaks
+/// make it exit 99; the known false positives are suppressed.
+pub fn valgrind_command() -> Command {
     let mut cmd = Command::new("valgrind");
     cmd.args([
         "-q",
@@ -98,13 +98,20 @@ pub fn valgrind(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     .arg(format!(
         "--suppressions={}/tests/c/valgrind.supp",
         env!("CARGO_MANIFEST_DIR")
-    ))
-    .arg(c_dir().join(program))
-    .args(args)
-    .env_remove("HMX_BASE_URL")
-    .env_remove("HMX_CA_FILE")
-    .env_remove("HMX_PASSWORD")
-    .envs(env.iter().copied());
+    ));
+    cmd
+}
+
+/// Runs a compiled program under valgrind; fails the test on any memory error
+/// or definite leak (valgrind's exit code is then 99).
+pub fn valgrind(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = valgrind_command();
+    cmd.arg(c_dir().join(program))
+        .args(args)
+        .env_remove("HMX_BASE_URL")
+        .env_remove("HMX_CA_FILE")
+        .env_remove("HMX_PASSWORD")
+        .envs(env.iter().copied());
     let output = cmd.output().expect("valgrind is installed (see README)");
     assert_ne!(
         output.status.code(),
@@ -137,4 +144,32 @@ pub fn python_test_env(cmd: &mut Command) {
     cmd.env("HMX_MOCK_CLOUD", example("mock_cloud"))
         .env("HMX_EXPECT_VERSION", hmx::VERSION)
         .env("HMX_EXPECT_TOTP", serde_json::to_string(&vectors).unwrap());
+}
+
+/// What examples/c/list_keys.c prints for the stand-in's devices: `sn<TAB>name<TAB>key` lines.
+#[cfg(feature = "test-util")]
+pub fn listing(cloud: &hmx::testing::MockCloud) -> String {
+    cloud
+        .devices()
+        .iter()
+        .map(|d| {
+            let field = |name: &str| d[name].as_str().unwrap_or("-").to_string();
+            format!(
+                "{}\t{}\t{}\n",
+                field("sn"),
+                field("name"),
+                field("totp_key")
+            )
+        })
+        .collect()
+}
+
+/// A 429 answer with `Retry-After: <seconds>`, as the cloud throttles.
+#[cfg(feature = "test-util")]
+pub fn throttled(retry_after_s: u32) -> hmx::testing::Fault {
+    hmx::testing::Fault::Respond {
+        status: 429,
+        headers: vec![("Retry-After".into(), retry_after_s.to_string())],
+        body: br#"{"detail":"Request was throttled."}"#.to_vec(),
+    }
 }

@@ -1,10 +1,10 @@
 //! `hmx code KEY [--device-time N]`: the 9-digit local-API token for a key.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 
 use zeroize::Zeroizing;
 
-use crate::{Failure, clock};
+use crate::{Failure, clock, password};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,14 +18,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), Failure> {
     let key = if args.key == "-" {
-        let mut line = Zeroizing::new(String::new());
-        io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| Failure::usage(format!("cannot read the key from stdin: {e}")))?;
-        let end = line.trim_end_matches(['\r', '\n']).len();
-        line.truncate(end);
-        line
+        password::first_line_of_stdin("the key")?
     } else {
         Zeroizing::new(args.key)
     };

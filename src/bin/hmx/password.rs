@@ -17,11 +17,16 @@ pub fn read() -> Result<Zeroizing<String>, Failure> {
     if io::stdin().is_terminal() {
         return prompt();
     }
+    first_line_of_stdin("the password")
+}
+
+/// The first line of stdin without its line ending, for a secret (`what`, in messages).
+pub fn first_line_of_stdin(what: &str) -> Result<Zeroizing<String>, Failure> {
     let mut line = Zeroizing::new(String::new());
     io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| Failure::usage(format!("cannot read the password from stdin: {e}")))?;
+        .map_err(|e| Failure::usage(format!("cannot read {what} from stdin: {e}")))?;
     let end = line.trim_end_matches(['\r', '\n']).len();
     line.truncate(end);
     Ok(line)
