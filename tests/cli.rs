@@ -629,6 +629,8 @@ fn prompt_reads_the_password_without_echo() {
     let child = keys_on_terminal(&cloud, &pty);
     let mut seen = Vec::new();
     assert!(wait_for(&rx, &mut seen, "Password: "), "{seen:?}");
+    // Type once echo is off, as a person does after seeing the prompt.
+    assert!(echo_goes_off(&pty));
     pty.master
         .write_all(format!("{DEMO_PASSWORD}\r").as_bytes())
         .unwrap();
