@@ -59,9 +59,12 @@ fn until_signal_serves_with_stdin_closed_and_cleans_up() {
 #[test]
 fn a_signal_stops_the_stdin_mode_and_the_run_mode_cleanly() {
     let (mut child, base_url, ca_file) = start(&[], Stdio::piped());
+    // Held open: Child::wait would close it, and a closed stdin also stops the stand-in.
+    let stdin = child.stdin.take();
     assert!(serves(&base_url, &ca_file));
     signal(&child, libc::SIGTERM);
     assert_eq!(child.wait().unwrap().code(), Some(128 + 15));
+    drop(stdin);
     assert!(!ca_file.parent().unwrap().exists());
 
     // --run: the command gets the signal too, and the folder goes.
