@@ -2,15 +2,19 @@
 //!
 //!     mock_cloud [--devices N] [--page-size N] [--token T] [--tls valid|wrong-host|plain]
 //!                [--next absolute|relative|plain-http|no-port] [--change PAGE=remove:N|add[:TIMES]]...
-//!                [--fault ROUTE=WHAT]... [--proxy] [--run CMD ARGS...]
+//!                [--fault ROUTE=WHAT]... [--proxy] [--until-signal] [--run CMD ARGS...]
 //!
 //! Prints `HMX_BASE_URL=<url>` and `HMX_CA_FILE=<path>` on stdout, then serves
-//! until stdin closes. With `--run`, instead runs CMD with those variables and
+//! until stdin closes, or with `--until-signal` until SIGINT or SIGTERM (for
+//! a stand-in started with stdin closed, e.g. in the background of a shell).
+//! With `--run`, instead runs CMD with those variables, `HMX_EMAIL` and
 //! `HMX_PASSWORD` (the demo account's) set, and exits with its status.
+//! SIGINT or SIGTERM always stop it cleanly: the CA file and its folder are
+//! removed (and a `--run` command is sent the same signal first).
 //! ROUTE is `login`, `devices` (every page) or `pageN`; WHAT is an HTTP status
 //! (`500`), `retry-after:N` (429 with `Retry-After: N`), `drop`, `hang`,
-//! `garbage`, `huge`, `redirect`, or `echo` (a
-//! refusal whose 272 characters of text end with the password or token sent).
+//! `garbage`, `huge`, `redirect`, or `echo` (a refusal whose 272 characters
+//! of text end with the password or token sent).
 //! `--proxy` also starts a stand-in CONNECT proxy that routes `cloud.hmx.test`
 //! (a name that resolves nowhere) to the stand-in, and prints
 //! `HMX_PROXY=<url>` and `HMX_PROXY_BASE_URL=https://cloud.hmx.test:<port>`.
@@ -21,6 +25,11 @@
 use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use std::process::{Command, ExitCode};
+use std::sync::mpsc;
+use std::thread;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use hmx::testing::{
     CLOUD_HOST, DEMO_EMAIL, DEMO_PASSWORD, Fault, ListChange, MockCloud, MockCloudBuilder,
@@ -70,12 +79,17 @@ fn fault(route: Route, what: &str) -> Result<Fault, String> {
     })
 }
 
-/// The parsed command line: the stand-in's settings, `--run`'s command, `--proxy`.
-type Args = (MockCloudBuilder, Vec<String>, bool);
+/// What the command line asks for besides the stand-in's settings.
+#[derive(Default)]
+struct Mode {
+    until_signal: bool,
+    proxy: bool,
+    run: Vec<String>,
+}
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args() -> Result<(MockCloudBuilder, Mode), String> {
     let mut builder = MockCloud::builder();
-    let mut with_proxy = false;
+    let mut mode = Mode::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -121,31 +135,58 @@ fn parse_args() -> Result<Args, String> {
                 };
                 builder.change_after_page(page, change, times.parse().map_err(|_| bad())?)
             }
+            "--proxy" => {
+                mode.proxy = true;
+                builder
+            }
+            "--until-signal" => {
+                mode.until_signal = true;
+                builder
+            }
             "--run" => {
-                let run: Vec<String> = args.collect();
-                if run.is_empty() {
+                mode.run = args.collect();
+                if mode.run.is_empty() {
                     return Err("--run needs a command".into());
                 }
-                return Ok((builder, run, with_proxy));
-            }
-            "--proxy" => {
-                with_proxy = true;
-                builder
+                return Ok((builder, mode));
             }
             other => return Err(format!("unknown argument {other}")),
         };
     }
-    Ok((builder, Vec::new(), with_proxy))
+    Ok((builder, mode))
+}
+
+/// Why the stand-in stops serving.
+enum Stop {
+    StdinClosed,
+    Signal(i32),
+    Exited(std::process::ExitStatus),
+    RunFailed(std::io::Error),
+}
+
+/// The exit code for a death by `signal`, as shells report it.
+fn signal_exit(signal: i32) -> ExitCode {
+    ExitCode::from((128 + signal).clamp(0, 255) as u8)
 }
 
 fn main() -> ExitCode {
-    let (builder, run, with_proxy) = match parse_args() {
+    let (builder, mode) = match parse_args() {
         Ok(parsed) => parsed,
         Err(why) => {
             eprintln!("mock_cloud: {why}");
             return ExitCode::from(2);
         }
     };
+    // Before the CA file exists, so that no signal can leave it behind.
+    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mock_cloud: cannot handle signals: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Stops with the stand-in, at the end of main.
+    let mut proxy: Option<MockProxy> = None;
     let cloud = match builder.start() {
         Ok(c) => c,
         Err(e) => {
@@ -153,44 +194,106 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some((program, rest)) = run.split_first() {
-        let status = Command::new(program)
+    let (stop_tx, stop) = mpsc::channel();
+    {
+        let stop_tx = stop_tx.clone();
+        thread::spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let _ = stop_tx.send(Stop::Signal(signal));
+            }
+        });
+    }
+    let mut child = None;
+    if let Some((program, rest)) = mode.run.split_first() {
+        match Command::new(program)
             .args(rest)
             .env("HMX_BASE_URL", cloud.base_url())
             .env("HMX_CA_FILE", cloud.ca_file())
             .env("HMX_EMAIL", DEMO_EMAIL)
             .env("HMX_PASSWORD", DEMO_PASSWORD)
-            .status();
-        return match status {
-            Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),
+            .spawn()
+        {
+            Ok(c) => {
+                let shared = std::sync::Arc::new(std::sync::Mutex::new(c));
+                child = Some(shared.clone());
+                thread::spawn(move || {
+                    loop {
+                        // Poll, so that the signal path can still reach the child.
+                        let status = shared.lock().map(|mut c| c.try_wait());
+                        match status {
+                            Ok(Ok(Some(status))) => break stop_tx.send(Stop::Exited(status)),
+                            Ok(Ok(None)) => thread::sleep(std::time::Duration::from_millis(20)),
+                            Ok(Err(e)) => break stop_tx.send(Stop::RunFailed(e)),
+                            Err(_) => break Ok(()),
+                        }
+                    }
+                });
+            }
             Err(e) => {
                 eprintln!("mock_cloud: cannot run {program}: {e}");
-                ExitCode::from(127)
+                return ExitCode::from(127);
             }
-        };
-    }
-    println!("HMX_BASE_URL={}", cloud.base_url());
-    println!("HMX_CA_FILE={}", cloud.ca_file().display());
-    let _proxy = if with_proxy {
-        let proxy = match MockProxy::builder()
-            .route(CLOUD_HOST, Ipv4Addr::LOCALHOST.into())
-            .start()
-        {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("mock_cloud: cannot start the proxy: {e}");
-                return ExitCode::from(1);
-            }
-        };
-        let port = cloud.base_url().rsplit(':').next().unwrap_or_default();
-        println!("HMX_PROXY={}", proxy.url());
-        println!("HMX_PROXY_BASE_URL=https://{CLOUD_HOST}:{port}");
-        Some(proxy)
+        }
     } else {
-        None
+        println!("HMX_BASE_URL={}", cloud.base_url());
+        println!("HMX_CA_FILE={}", cloud.ca_file().display());
+        if mode.proxy {
+            match MockProxy::builder()
+                .route(CLOUD_HOST, Ipv4Addr::LOCALHOST.into())
+                .start()
+            {
+                Ok(p) => {
+                    let port = cloud.base_url().rsplit(':').next().unwrap_or_default();
+                    println!("HMX_PROXY={}", p.url());
+                    println!("HMX_PROXY_BASE_URL=https://{CLOUD_HOST}:{port}");
+                    proxy = Some(p);
+                }
+                Err(e) => {
+                    eprintln!("mock_cloud: cannot start the proxy: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        let _ = std::io::stdout().flush();
+        if !mode.until_signal {
+            // Serve until whoever started us closes our stdin.
+            thread::spawn(move || {
+                let _ = std::io::stdin().read_to_end(&mut Vec::new());
+                let _ = stop_tx.send(Stop::StdinClosed);
+            });
+        }
+    }
+    let why = stop.recv().unwrap_or(Stop::StdinClosed);
+    let code = match why {
+        Stop::StdinClosed => ExitCode::SUCCESS,
+        Stop::Exited(status) => {
+            use std::os::unix::process::ExitStatusExt;
+            match (status.code(), status.signal()) {
+                (Some(code), _) => ExitCode::from(code.clamp(0, 255) as u8),
+                (None, Some(signal)) => signal_exit(signal),
+                (None, None) => ExitCode::from(1),
+            }
+        }
+        Stop::RunFailed(e) => {
+            eprintln!("mock_cloud: lost the command: {e}");
+            ExitCode::from(1)
+        }
+        Stop::Signal(signal) => {
+            if let Some(c) = &child {
+                // Pass the signal on, and wait for the command before cleaning up.
+                // Under the lock, the command cannot have been reaped (its pid reused).
+                if let Ok(mut c) = c.lock() {
+                    if let Ok(None) = c.try_wait() {
+                        // SAFETY: kill(2) on our own child, not yet waited for.
+                        unsafe { libc::kill(c.id() as libc::pid_t, signal) };
+                        let _ = c.wait();
+                    }
+                }
+            }
+            signal_exit(signal)
+        }
     };
-    let _ = std::io::stdout().flush();
-    // Serve until whoever started us closes our stdin.
-    let _ = std::io::stdin().read_to_end(&mut Vec::new());
-    ExitCode::SUCCESS
+    drop(proxy);
+    drop(cloud); // stops serving and removes the CA file's folder
+    code
 }

@@ -39,19 +39,7 @@ fn example_lists_every_key() {
     let output = in_cloud(&cloud, "list_keys", &[DEMO_EMAIL]);
     assert_ok(&output);
     let printed = String::from_utf8(output.stdout).unwrap();
-    let expected: String = cloud
-        .devices()
-        .iter()
-        .map(|d| {
-            format!(
-                "{}\t{}\t{}\n",
-                d["sn"].as_str().unwrap(),
-                d["name"].as_str().unwrap(),
-                d["totp_key"].as_str().unwrap()
-            )
-        })
-        .collect();
-    assert_eq!(printed, expected);
+    assert_eq!(printed, common::listing(&cloud));
 
     let output = valgrind(
         "list_keys",

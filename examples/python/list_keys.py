@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints the devices of an account with their TOTP keys, like the Rust `keys` example.
+"""Prints the devices of an account with their TOTP keys, like `hmx keys`.
 
     list_keys.py [--base-url URL] [--ca-file PEM] [--serial SN] [--json] [--codes] EMAIL
     list_keys.py --demo [--serial SN] [--json] [--codes]

@@ -9,9 +9,14 @@ One stdlib-only module (ctypes) over the hmx C library::
             print(device.sn, device.name, device.totp_key)
     print(hmx.totp(device.totp_key))                  # 9-digit local-API token
 
-The library is looked for in this order: the path in ``HMX_LIB``; next to this
-module; ``target/release`` then ``target/debug`` of the repository this file
-sits in; ``ctypes.util.find_library("hmx")``.
+The library is looked for in this order: next to this module (where the
+wheel, ``pip install .``, puts it); the path in ``HMX_LIB``; ``target/release``
+then ``target/debug`` of the repository this file sits in;
+``ctypes.util.find_library("hmx")``.
+
+Ctrl-C: the calls that wait on the network run in a worker thread while the
+calling thread waits in short slices, so Ctrl-C raises ``KeyboardInterrupt``
+at once instead of after the request's timeout.
 
 Secrets: libhmx wipes the token, the keys and every response buffer when it
 frees them, but Python strings cannot be wiped. Tokens and keys handed to
@@ -32,6 +37,7 @@ import json
 import math
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Union
@@ -163,10 +169,9 @@ class _FoundList(ctypes.Structure):
 def _candidates() -> List[str]:
     here = Path(__file__).resolve().parent
     names = ["libhmx.so", "libhmx.so.0", "libhmx.dylib", "hmx.dll"]
-    places = []
+    places = [str(here / n) for n in names]  # bundled by the wheel: first
     if os.environ.get("HMX_LIB"):
         places.append(os.environ["HMX_LIB"])
-    places += [str(here / n) for n in names]
     repo = here.parent.parent  # python/hmx/ -> the repository
     for profile in ("release", "debug"):
         places += [str(repo / "target" / profile / n) for n in names]
@@ -191,6 +196,77 @@ def _load() -> ctypes.CDLL:
 
 
 _lib = _load()
+
+# Calls that wait on the network: they run through _interruptible.
+_BLOCKING = {"hmx_login", "hmx_list_devices", "hmx_discover", "hmx_local_request", "hmx_local_set",
+             "hmx_local_parameters", "hmx_local_device_time"}
+_SLICE_S = 0.1
+# The HTTP details of a failed call that ran in a worker thread, handed to the caller's thread.
+_worker_details = threading.local()
+
+
+def _details_here() -> Any:
+    """(HTTP status, Retry-After) of this thread's last failed libhmx call."""
+    return int(_lib.hmx_last_http_status()), int(_lib.hmx_last_retry_after_s())
+
+
+def _interruptible(fn: Any) -> Any:
+    """Wraps a blocking foreign call so that Ctrl-C interrupts the caller.
+
+    Python runs signal handlers only between bytecodes of the main thread, so
+    a main thread blocked inside C would see Ctrl-C only when the call returns
+    (after the request timeout, 30 s by default). Here the call runs in a
+    worker thread (ctypes releases the GIL) and the caller waits in short
+    slices, so KeyboardInterrupt is raised within one slice. The abandoned
+    call finishes in the background; whatever it then hands out through an
+    out-pointer is freed (and wiped) with hmx_free, since nobody will.
+    """
+    def free_outputs(args: Any) -> None:
+        for arg in args:
+            out = getattr(arg, "_obj", None)  # what ctypes.byref() points at
+            if isinstance(out, ctypes.c_void_p) and out.value:
+                _lib.hmx_free(out)
+
+    def call(*args: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return fn(*args)  # signals reach the main thread only
+        outcome: List[Any] = []
+        lock = threading.Lock()
+        abandoned = []
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                status = fn(*args)
+                # libhmx keeps them per thread: read them on this one.
+                result = (True, status, _details_here() if status else None)
+            except BaseException as e:  # re-raised in the caller
+                result = (False, e)
+            with lock:
+                outcome.append(result)
+                if abandoned and result[:2] == (True, 0):
+                    free_outputs(args)
+            done.set()
+
+        threading.Thread(target=work, name=f"hmx:{fn.__name__}", daemon=True).start()
+        try:
+            while not done.wait(_SLICE_S):
+                pass
+        except BaseException:
+            with lock:
+                if outcome and outcome[0][:2] == (True, 0):
+                    free_outputs(args)  # finished meanwhile, but nobody takes it
+                abandoned.append(True)
+            raise
+        ok, result, *details = outcome[0]
+        if not ok:
+            raise result
+        _worker_details.value = details[0]
+        return result
+
+    call.__name__ = fn.__name__
+    return call
+
 
 _c = ctypes
 _status = _c.c_int
@@ -240,6 +316,8 @@ for _name, _args, _res in [
                           "rebuild it with `cargo build --release`") from None
     _fn.argtypes = _args
     _fn.restype = _res
+    if _name in _BLOCKING:
+        setattr(_lib, _name, _interruptible(_fn))
 
 
 def _static_string(ptr: Optional[int]) -> str:
@@ -257,12 +335,14 @@ def _take_string(ptr: ctypes.c_void_p) -> str:
 def _call(fn: Any, *args: Any, err: Optional[ctypes.Array] = None) -> None:
     """Calls a fallible libhmx function; raises the HmxError subclass for a
     status other than 0, with the failure's HTTP details. They are per thread
-    in libhmx, so they are read here, on the thread that made the call."""
+    in libhmx: read here, on the thread that made the call, or handed over by
+    _interruptible from the worker thread that made it."""
+    _worker_details.value = None
     status = fn(*args)
     if status == 0:
         return
-    http_status = int(_lib.hmx_last_http_status()) or None
-    retry_after = int(_lib.hmx_last_retry_after_s())
+    http_status, retry_after = _worker_details.value or _details_here()
+    http_status = http_status or None
     message = err.value.decode("utf-8", "replace") if err is not None else ""
     cls = _ERRORS.get(status, HmxError)
     raise cls(message or "failed", status, _static_string(_lib.hmx_status_name(status)),
@@ -296,6 +376,10 @@ def _device_time(value: Optional[int]) -> int:
 def version() -> str:
     """The libhmx version, e.g. ``"0.1.0"``."""
     return _static_string(_lib.hmx_version())
+
+
+# The crate's version: the module and the library it ships with are one release.
+__version__ = version()
 
 
 @dataclass(frozen=True)

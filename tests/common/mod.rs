@@ -138,9 +138,9 @@ pub fn valgrind_release(program: &str, args: &[&str], env: &[(&str, &str)]) -> O
     output
 }
 
-/// Runs a compiled program under valgrind; fails the test on any memory error
-/// or definite leak (valgrind's exit code is then 99).
-pub fn valgrind(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+/// valgrind with the project's settings: memory errors and definite leaks
+/// make it exit 99; the known false positives are suppressed.
+pub fn valgrind_command() -> Command {
     let mut cmd = Command::new("valgrind");
     cmd.args([
         "-q",
@@ -151,13 +151,20 @@ pub fn valgrind(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     .arg(format!(
         "--suppressions={}/tests/c/valgrind.supp",
         env!("CARGO_MANIFEST_DIR")
-    ))
-    .arg(c_dir().join(program))
-    .args(args)
-    .env_remove("HMX_BASE_URL")
-    .env_remove("HMX_CA_FILE")
-    .env_remove("HMX_PASSWORD")
-    .envs(env.iter().copied());
+    ));
+    cmd
+}
+
+/// Runs a compiled program under valgrind; fails the test on any memory error
+/// or definite leak (valgrind's exit code is then 99).
+pub fn valgrind(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = valgrind_command();
+    cmd.arg(c_dir().join(program))
+        .args(args)
+        .env_remove("HMX_BASE_URL")
+        .env_remove("HMX_CA_FILE")
+        .env_remove("HMX_PASSWORD")
+        .envs(env.iter().copied());
     let output = cmd.output().expect("valgrind is installed (see README)");
     assert_ne!(
         output.status.code(),
@@ -166,4 +173,59 @@ pub fn valgrind(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     output
+}
+
+/// What tests/python/test_hmx.py reads from its environment: the stand-in
+/// processes, the expected version, and token vectors computed by the Rust code.
+#[cfg(feature = "test-util")]
+pub fn python_test_env(cmd: &mut Command) {
+    let data = r#"{"par":[[125,7,"0"],[23,2,"1"]],"cmd":1}"#;
+    let vectors: Vec<_> = [
+        ("BW4ERXAJXXXXXXXX", 634_929_122u32),
+        ("AAD4EXAJX4E8A8XT", 0),
+        ("Ключ", u32::MAX),
+    ]
+    .into_iter()
+    .map(|(key, time)| {
+        let sn = "058016000543464839373520000159";
+        serde_json::json!({
+            "key": key, "time": time, "sn": sn, "data": data,
+            "code": hmx::totp::code(key.as_bytes(), time).to_string(),
+            "body": hmx::local::sign_request(key.as_bytes(), sn, time, data).unwrap(),
+        })
+    })
+    .collect();
+    cmd.env("HMX_MOCK_CLOUD", example("mock_cloud"))
+        .env("HMX_MOCK_THERMOSTAT", example("mock_thermostat"))
+        .env("HMX_DEMO_KEY", hmx::testing::DEMO_KEY)
+        .env("HMX_EXPECT_VERSION", hmx::VERSION)
+        .env("HMX_EXPECT_TOTP", serde_json::to_string(&vectors).unwrap());
+}
+
+/// What examples/c/list_keys.c prints for the stand-in's devices: `sn<TAB>name<TAB>key` lines.
+#[cfg(feature = "test-util")]
+pub fn listing(cloud: &hmx::testing::MockCloud) -> String {
+    cloud
+        .devices()
+        .iter()
+        .map(|d| {
+            let field = |name: &str| d[name].as_str().unwrap_or("-").to_string();
+            format!(
+                "{}\t{}\t{}\n",
+                field("sn"),
+                field("name"),
+                field("totp_key")
+            )
+        })
+        .collect()
+}
+
+/// A 429 answer with `Retry-After: <seconds>`, as the cloud throttles.
+#[cfg(feature = "test-util")]
+pub fn throttled(retry_after_s: u32) -> hmx::testing::Fault {
+    hmx::testing::Fault::Respond {
+        status: 429,
+        headers: vec![("Retry-After".into(), retry_after_s.to_string())],
+        body: br#"{"detail":"Request was throttled."}"#.to_vec(),
+    }
 }

@@ -1,12 +1,16 @@
 """The Python module over libhmx, against the stand-in cloud process.
 
 Run by tests/python.rs (so by `cargo test --all-features`), which sets
-HMX_LIB, HMX_MOCK_CLOUD, HMX_EXPECT_VERSION and HMX_EXPECT_TOTP.
+HMX_LIB, HMX_MOCK_CLOUD, HMX_EXPECT_VERSION and HMX_EXPECT_TOTP, and by
+tests/install.rs with HMX_TEST_INSTALLED=1: then this file is a copy outside
+the source tree, run by a fresh venv's Python with the wheel installed, and it
+tests the installed package instead of the repository's python/ folder.
 """
 
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,9 +20,13 @@ import time
 import unittest
 from pathlib import Path
 
+INSTALLED = os.environ.get("HMX_TEST_INSTALLED") == "1"
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "python"))
+if not INSTALLED:
+    sys.path.insert(0, str(REPO / "python"))
 import hmx  # noqa: E402
+
+PACKAGE = Path(hmx.__file__).resolve().parent
 
 EMAIL, PASSWORD = "demo@hmx.invalid", "demo-password"
 
@@ -53,6 +61,23 @@ class Cloud:
 class Fetching(unittest.TestCase):
     def test_version(self):
         self.assertEqual(hmx.version(), os.environ["HMX_EXPECT_VERSION"])
+        self.assertEqual(hmx.__version__, os.environ["HMX_EXPECT_VERSION"])
+
+    def test_loads_the_expected_library(self):
+        loaded = Path(hmx._lib._name).resolve()
+        if INSTALLED:
+            # The wheel's own library, whatever HMX_LIB says.
+            self.assertEqual(loaded, PACKAGE / "libhmx.so")
+            # From the venv's site-packages, not from a source tree.
+            self.assertNotEqual(sys.prefix, sys.base_prefix)
+            self.assertIn(Path(sys.prefix).resolve(), PACKAGE.parents)
+            from importlib.metadata import version
+            self.assertEqual(version("hmx"), os.environ["HMX_EXPECT_VERSION"])
+        else:
+            self.assertFalse((PACKAGE / "libhmx.so").exists(),
+                             "a bundled libhmx.so in python/hmx/ would shadow HMX_LIB: delete it")
+            self.assertEqual(loaded, Path(os.environ["HMX_LIB"]).resolve())
+        self.assertTrue((PACKAGE / "py.typed").is_file())
 
     def test_fetch_every_page(self):
         with Cloud("--devices", "7", "--page-size", "3") as cloud:
@@ -370,6 +395,7 @@ class Errors(unittest.TestCase):
         self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.sign_request, "key", "sn", "[1]")
         self.assertRaisesHmx(hmx.InvalidArgumentError, hmx.sign_request, "key", "sn", {"auth": "1"})
 
+    @unittest.skipIf(INSTALLED, "the wheel's library is built without the test-util feature")
     def test_panic(self):
         lib = hmx._lib
         lib.hmx_test_panic.argtypes = [hmx.ctypes.c_char_p, hmx.ctypes.c_size_t]
@@ -410,6 +436,42 @@ class Errors(unittest.TestCase):
         self.assertEqual(calls, [])
 
 
+class Interrupt(unittest.TestCase):
+    def test_ctrl_c_during_a_hung_request(self):
+        """A hung server and a 30 s timeout: Ctrl-C still ends the wait at once."""
+        with Cloud("--fault", "login=hang") as cloud, cloud.client(timeout=30) as client:
+            timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+            start = time.monotonic()
+            timer.start()
+            with self.assertRaises(KeyboardInterrupt):
+                client.login(EMAIL, PASSWORD)
+            took = time.monotonic() - start
+            timer.join()
+            self.assertGreaterEqual(took, 0.5)
+            self.assertLess(took, 1.5)
+
+    def test_calls_from_other_threads_are_direct(self):
+        with Cloud() as cloud, cloud.client() as client:
+            names = []
+            real = threading.Thread
+
+            class Counting(real):
+                def __init__(self, *args, **kwargs):
+                    names.append(kwargs.get("name"))
+                    super().__init__(*args, **kwargs)
+
+            threading.Thread = Counting
+            try:
+                worker = real(target=lambda: client.login(EMAIL, PASSWORD))
+                worker.start()
+                worker.join()
+                self.assertEqual(names, [])
+                client.login(EMAIL, PASSWORD)
+                self.assertEqual(names, ["hmx:hmx_login"])
+            finally:
+                threading.Thread = real
+
+
 class Tokens(unittest.TestCase):
     def test_equal_to_rust(self):
         vectors = json.loads(os.environ["HMX_EXPECT_TOTP"])
@@ -436,6 +498,7 @@ class Scripts(unittest.TestCase):
                                "--base-url", cloud.base_url, "--ca-file", cloud.ca_file, *args],
                               env=env, capture_output=True, text=True, timeout=60)
 
+    @unittest.skipIf(INSTALLED, "the example script belongs to the source tree")
     def test_list_keys(self):
         with Cloud() as cloud:
             out = self.run_list_keys(cloud, "--json", "--codes", EMAIL)
@@ -451,7 +514,7 @@ class Scripts(unittest.TestCase):
     def test_library_not_found_names_every_place(self):
         with tempfile.TemporaryDirectory() as tmp:
             module = Path(tmp) / "hmx.py"
-            module.write_text((REPO / "python/hmx/__init__.py").read_text())
+            module.write_text((PACKAGE / "__init__.py").read_text())
             env = dict(os.environ, HMX_LIB=str(Path(tmp) / "missing" / "libhmx.so"))
             out = subprocess.run([sys.executable, "-c", "import hmx"], cwd=tmp, env=env,
                                  capture_output=True, text=True, timeout=60)

@@ -1,0 +1,117 @@
+//! `hmx`, the command-line tool (feature `cli`):
+//!
+//!     hmx keys [EMAIL] [--base-url URL] [--ca-file PEM] [--timeout SECONDS]
+//!              [--serial SN] [--json] [--codes] [--token-file PATH]
+//!     hmx keys --demo [...]              # the built-in stand-in cloud (feature test-util)
+//!     hmx code KEY [--device-time N]     # the 9-digit token for a key, now or at N
+//!
+//! Exit codes: 0 ok, 2 usage or bad argument, 3 auth, 4 network/timeout/TLS,
+//! 5 HTTP/protocol/rate limited, 6 no device with that serial.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod clock;
+mod code;
+mod keys;
+mod output;
+mod password;
+mod progress;
+
+/// Exit code for a usage error or an unusable argument (as clap's own).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "hmx",
+    version,
+    about = "TOTP keys of Terneo and Welrok thermostats from the vendor cloud",
+    after_help = "Exit codes: 0 ok, 2 usage or bad argument, 3 auth, 4 network/timeout/TLS,\n\
+                  5 HTTP/protocol/rate limited, 6 no device with that serial."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the devices of an account with their TOTP keys
+    Keys(keys::Args),
+    /// Print the 9-digit local-API token for a TOTP key
+    Code(code::Args),
+}
+
+/// Why a command failed: the exit code and what to tell the user on stderr.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    /// None: end quietly (the reader of our output went away).
+    pub message: Option<String>,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_USAGE,
+            message: Some(message.into()),
+        }
+    }
+
+    /// An hmx error, naming the host it happened with when there is one.
+    pub fn hmx(err: &hmx::Error, host: Option<&str>) -> Failure {
+        use hmx::ErrorKind as K;
+        let code = match err.kind() {
+            K::Auth => 3,
+            K::Network | K::Timeout | K::Tls => 4,
+            K::Http | K::Protocol | K::RateLimited => 5,
+            K::NotFound => 6,
+            _ => EXIT_USAGE,
+        };
+        let mut message = match host {
+            Some(host) => format!("{host}: {} error: {err}", err.kind()),
+            None => format!("{} error: {err}", err.kind()),
+        };
+        if let Some(wait) = err.retry_after() {
+            message.push_str(&format!(" (retry after {} s)", wait.as_secs()));
+        }
+        Failure {
+            code,
+            message: Some(message),
+        }
+    }
+
+    /// Writing to stdout failed. A closed pipe (`hmx keys | head -1`) ends quietly.
+    pub fn output(err: io::Error) -> Failure {
+        if err.kind() == io::ErrorKind::BrokenPipe {
+            Failure {
+                code: 0,
+                message: None,
+            }
+        } else {
+            Failure {
+                code: 1,
+                message: Some(format!("cannot write the output: {err}")),
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keys(args) => keys::run(args),
+        Command::Code(args) => code::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if let Some(message) = &failure.message {
+                let _ = writeln!(io::stderr(), "hmx: {message}");
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Progress on stderr for a slow fetch: after a second, on a terminal only.
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// How long a step runs before it is shown.
+const QUIET_FOR: Duration = Duration::from_secs(1);
+const REFRESH: Duration = Duration::from_millis(250);
+
+/// Runs `step`, showing `what` and the time spent on stderr while it takes
+/// longer than a second, when stderr is a terminal. The line is cleared after.
+pub fn show<T>(what: &str, step: impl FnOnce() -> T) -> T {
+    let shown = io::stderr()
+        .is_terminal()
+        .then(|| Shown::start(what.to_string()));
+    let result = step();
+    drop(shown);
+    result
+}
+
+struct Shown {
+    done: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Shown {
+    fn start(what: String) -> Shown {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let thread = {
+            let done = done.clone();
+            thread::spawn(move || {
+                let start = Instant::now();
+                let (lock, signal) = &*done;
+                let mut finished = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let mut drawn = false;
+                loop {
+                    let wait = if drawn { REFRESH } else { QUIET_FOR };
+                    finished = signal
+                        .wait_timeout_while(finished, wait, |f| !*f)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                    let mut err = io::stderr().lock();
+                    if *finished {
+                        if drawn {
+                            let _ = write!(err, "\r\x1b[K");
+                        }
+                        return;
+                    }
+                    let _ = write!(
+                        err,
+                        "\r\x1b[K{what}… {:.1} s",
+                        start.elapsed().as_secs_f64()
+                    );
+                    let _ = err.flush();
+                    drawn = true;
+                }
+            })
+        };
+        Shown {
+            done,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Shown {
+    fn drop(&mut self) {
+        let (lock, signal) = &*self.done;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        signal.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! hmx installed the way each user installs a library, as the README says:
+//!
+//! - C and C++: `cargo cinstall` into a temporary prefix, then `examples/c/list_keys.c`
+//!   built with pkg-config (shared and `--static`) and as a CMake project
+//!   (`find_package(hmx 0.1 CONFIG REQUIRED)`, `hmx::hmx`, `hmx::hmx_static`), and
+//!   `include/hmx.hpp` compiled with `-Wall -Wextra -Wpedantic -Werror` and run
+//!   under valgrind. Everything runs against the stand-in cloud with no symlink,
+//!   no LD_LIBRARY_PATH and no path into target/.
+//! - Python: the wheel built by pip from this checkout, installed in a fresh
+//!   venv, and tests/python/test_hmx.py run from outside the source tree.
+//!
+//! Tools missing (cargo-c, cmake, pkg-config, the venv module) fail the test
+//! with a message naming `.ci/run`, which installs them.
+#![cfg(feature = "test-util")]
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use hmx::testing::{DEMO_EMAIL, DEMO_PASSWORD, MockCloud, Route};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A folder under the system's temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("hmx-{what}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a command, failing the test with its output unless it succeeds.
+fn run(cmd: &mut Command) -> Output {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    assert!(
+        out.status.success(),
+        "{shown} failed ({:?}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// Fails with what to do when a tool the install tests need is missing.
+fn require(program: &str, args: &[&str], what: &str) {
+    let works = Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        works,
+        "{what} is missing (`{program} {}` failed): run the install step of .ci/run, \
+         which installs cargo-c, cmake, pkg-config and python3-venv",
+        args.join(" ")
+    );
+}
+
+/// The host triple, so that the wheel's cargo build shares cargo-c's target folder.
+fn host_triple() -> String {
+    let out = run(Command::new("rustc").arg("-vV"));
+    text(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_string()
+}
+
+/// A program against the stand-in, with nothing that would help it find libhmx.
+fn in_cloud(cloud: &MockCloud, program: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_remove("LD_LIBRARY_PATH")
+        .env("HMX_BASE_URL", cloud.base_url())
+        .env("HMX_CA_FILE", cloud.ca_file())
+        .env("HMX_PASSWORD", DEMO_PASSWORD);
+    cmd
+}
+
+/// The shared libraries a program loads, as the loader resolves them.
+fn ldd(program: &Path) -> String {
+    let mut cmd = Command::new("ldd");
+    cmd.arg(program).env_remove("LD_LIBRARY_PATH");
+    text(&run(&mut cmd))
+}
+
+/// `pkg-config ARGS hmx` against the temporary prefix.
+fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new("pkg-config");
+    cmd.args(args)
+        .arg("hmx")
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"));
+    text(&run(&mut cmd))
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// valgrind on an installed-library program (the shipped suppressions cover
+/// the release library's stacks); exit 99 means memory errors or a definite leak.
+fn valgrind(program: &Command) -> Output {
+    let mut cmd = common::valgrind_command();
+    cmd.arg(program.get_program())
+        .args(program.get_args())
+        .env_remove("LD_LIBRARY_PATH");
+    for (key, value) in program.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    run(&mut cmd)
+}
+
+#[test]
+fn c_and_cpp_through_pkg_config_and_cmake() {
+    require(env!("CARGO"), &["cinstall", "--version"], "cargo-c");
+    require("pkg-config", &["--version"], "pkg-config");
+    require("cmake", &["--version"], "cmake");
+    require("valgrind", &["--version"], "valgrind");
+
+    let tmp = TempDir::new("install");
+    let prefix = tmp.0.join("prefix");
+    run(Command::new(env!("CARGO"))
+        .current_dir(ROOT)
+        .args([
+            "cinstall",
+            "--release",
+            "--locked",
+            "--features",
+            "zeroize-heap",
+            "--prefix",
+        ])
+        .arg(&prefix)
+        .arg("--libdir")
+        .arg(prefix.join("lib")));
+
+    // The files, as the issue lists them.
+    let lib = prefix.join("lib");
+    let version = hmx::VERSION;
+    let real = lib.join(format!("libhmx.so.{version}"));
+    assert!(real.is_file() && !real.is_symlink(), "{}", real.display());
+    for link in ["libhmx.so.0", "libhmx.so"] {
+        assert_eq!(
+            fs::read_link(lib.join(link)).unwrap(),
+            Path::new(&format!("libhmx.so.{version}"))
+        );
+    }
+    let dynamic = text(&run(Command::new("readelf").arg("-d").arg(&real)));
+    assert!(
+        dynamic.contains("Library soname: [libhmx.so.0]"),
+        "{dynamic}"
+    );
+    assert!(lib.join("libhmx.a").is_file());
+    for header in ["hmx.h", "hmx.hpp"] {
+        assert_eq!(
+            fs::read(prefix.join("include/hmx").join(header)).unwrap(),
+            fs::read(Path::new(ROOT).join("include").join(header)).unwrap(),
+            "{header} is installed as committed"
+        );
+    }
+    assert_eq!(pkg_config(&prefix, &["--modversion"]), [version]);
+    let cmake_dir = prefix.join("share/hmx/cmake");
+    assert!(cmake_dir.join("hmxConfig.cmake").is_file());
+    let version_file = fs::read_to_string(cmake_dir.join("hmxConfigVersion.cmake")).unwrap();
+    assert!(version_file.contains(&format!("set(PACKAGE_VERSION \"{version}\")")));
+
+    let cloud = MockCloud::start().unwrap();
+    let listing = common::listing(&cloud);
+    let example = Path::new(ROOT).join("examples/c/list_keys.c");
+    let bin = tmp.0.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+
+    // (1) pkg-config, shared: the README's line, with the prefix's libdir as run path.
+    let libdir = pkg_config(&prefix, &["--variable=libdir"]).join("");
+    let shared = bin.join("list_keys");
+    run(Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .arg(&example)
+        .args(pkg_config(&prefix, &["--cflags", "--libs"]))
+        .arg(format!("-Wl,-rpath,{libdir}"))
+        .arg("-o")
+        .arg(&shared));
+    let out = run(in_cloud(&cloud, &shared).arg(DEMO_EMAIL));
+    assert_eq!(text(&out), listing);
+    let loads = ldd(&shared);
+    assert!(
+        loads.contains(&format!(
+            "libhmx.so.0 => {}",
+            lib.join("libhmx.so.0").display()
+        )),
+        "{loads}"
+    );
+
+    // pkg-config --static: libhmx.a and what it needs, nothing loaded at run time.
+    let static_libs: Vec<String> = pkg_config(&prefix, &["--static", "--libs"])
+        .into_iter()
+        .map(|a| {
+            if a == "-lhmx" {
+                "-l:libhmx.a".into()
+            } else {
+                a
+            }
+        })
+        .collect();
+    let linked = bin.join("list_keys_static");
+    run(Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .arg(&example)
+        .args(pkg_config(&prefix, &["--cflags"]))
+        .args(&static_libs)
+        .arg("-o")
+        .arg(&linked));
+    assert_eq!(
+        text(&run(in_cloud(&cloud, &linked).arg(DEMO_EMAIL))),
+        listing
+    );
+    assert!(!ldd(&linked).contains("libhmx"), "{}", ldd(&linked));
+
+    // (2) A CMake project: find_package(hmx 0.1 CONFIG REQUIRED), hmx::hmx and hmx::hmx_static.
+    let build = tmp.0.join("cmake-build");
+    let configured = run(Command::new("cmake")
+        .arg("-S")
+        .arg(Path::new(ROOT).join("tests/cmake"))
+        .arg("-B")
+        .arg(&build)
+        .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display())));
+    assert!(
+        text(&configured).contains(&format!("hmx {version} from {}", cmake_dir.display())),
+        "{}",
+        text(&configured)
+    );
+    run(Command::new("cmake").arg("--build").arg(&build));
+    for (program, shared) in [("list_keys", true), ("list_keys_static", false)] {
+        let program = build.join(program);
+        assert_eq!(
+            text(&run(in_cloud(&cloud, &program).arg(DEMO_EMAIL))),
+            listing
+        );
+        assert_eq!(ldd(&program).contains("libhmx.so.0"), shared);
+    }
+
+    // include/hmx.hpp: strict C++17, run under valgrind.
+    let cpp = bin.join("hmx_cpp");
+    run(Command::new("g++")
+        .args(["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+        .arg(Path::new(ROOT).join("tests/c/hmx_cpp.cpp"))
+        .args(pkg_config(&prefix, &["--cflags", "--libs"]))
+        .arg(format!("-Wl,-rpath,{libdir}"))
+        .arg("-o")
+        .arg(&cpp));
+    valgrind(Command::new(&cpp).arg("local"));
+    let out = valgrind(in_cloud(&cloud, &cpp).args(["fetch", DEMO_EMAIL, DEMO_PASSWORD]));
+    let with_codes: String = cloud
+        .devices()
+        .iter()
+        .map(|d| {
+            let key = d["totp_key"].as_str().unwrap();
+            format!(
+                "{}\t{}\t{key}\t{}\n",
+                d["sn"].as_str().unwrap(),
+                d["name"].as_str().unwrap(),
+                hmx::totp::code(key.as_bytes(), 634_929_122)
+            )
+        })
+        .collect();
+    assert_eq!(text(&out), with_codes);
+
+    let out = valgrind(in_cloud(&cloud, &cpp).args(["fail", DEMO_EMAIL, "wrong-password"]));
+    assert!(
+        text(&out).starts_with("HMX_STATUS_AUTH http=400 retry_after=none what=HMX_STATUS_AUTH: "),
+        "{}",
+        text(&out)
+    );
+    let limited = MockCloud::builder()
+        .fault(Route::Login, common::throttled(120))
+        .start()
+        .unwrap();
+    let out = valgrind(in_cloud(&limited, &cpp).args(["fail", DEMO_EMAIL, DEMO_PASSWORD]));
+    assert!(
+        text(&out).starts_with("HMX_STATUS_RATE_LIMITED http=429 retry_after=120 "),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn python_wheel_in_a_fresh_venv() {
+    require("python3", &["-c", "import venv, ensurepip"], "python3-venv");
+    let tmp = TempDir::new("wheel");
+    let venv = tmp.0.join("venv");
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
+    let python = venv.join("bin/python");
+
+    // `pip install .` builds this wheel; built first here to check its name and contents.
+    let dist = tmp.0.join("dist");
+    run(Command::new(&python)
+        .current_dir(ROOT)
+        .args(["-m", "pip", "wheel", "--no-deps", "--quiet", "-w"])
+        .arg(&dist)
+        .arg(".")
+        .env("CARGO_BUILD_TARGET", host_triple())
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"));
+    let wheels: Vec<PathBuf> = fs::read_dir(&dist)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(wheels.len(), 1, "{wheels:?}");
+    let name = wheels[0].file_name().unwrap().to_str().unwrap().to_string();
+    let platform = format!("linux_{}", std::env::consts::ARCH);
+    assert_eq!(
+        name,
+        format!("hmx-{}-py3-none-{platform}.whl", hmx::VERSION),
+        "py3-none-<platform>: no Python ABI"
+    );
+    let listing = run(Command::new(&python)
+        .args(["-c", "import sys, zipfile; print('\\n'.join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))"])
+        .arg(&wheels[0]));
+    let files = text(&listing);
+    for wanted in ["hmx/__init__.py", "hmx/libhmx.so", "hmx/py.typed"] {
+        assert!(
+            files.lines().any(|l| l == wanted),
+            "{wanted} not in:\n{files}"
+        );
+    }
+
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--no-index", "--no-deps", "--quiet"])
+        .arg(&wheels[0])
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"));
+
+    // The tests, from a folder outside the source tree, against the installed
+    // package; HMX_LIB points at the debug library to show the bundled one wins.
+    let outside = tmp.0.join("run");
+    fs::create_dir_all(&outside).unwrap();
+    fs::copy(
+        Path::new(ROOT).join("tests/python/test_hmx.py"),
+        outside.join("test_hmx.py"),
+    )
+    .unwrap();
+    let mut cmd = Command::new(&python);
+    cmd.arg("test_hmx.py")
+        .current_dir(&outside)
+        .env("HMX_TEST_INSTALLED", "1")
+        .env("HMX_LIB", common::profile_dir().join("libhmx.so"))
+        .env_remove("PYTHONPATH");
+    common::python_test_env(&mut cmd);
+    let out = cmd.output().unwrap();
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "Python tests on the wheel failed:\n{report}"
+    );
+    assert!(report.contains("\nOK"), "{report}");
+    eprintln!("{report}");
+}
