@@ -40,6 +40,16 @@ pub struct Args {
     /// replace it (mode 0600) when it is missing or the cloud refuses it
     #[arg(long, value_name = "PATH")]
     token_file: Option<PathBuf>,
+    /// Send requests through this HTTP proxy, http://[user:password@]host[:port], with CONNECT
+    /// (default: HTTPS_PROXY or ALL_PROXY from the environment, minus NO_PROXY)
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    proxy: Option<String>,
+    /// Use no proxy, whatever the environment says
+    #[arg(long)]
+    no_proxy: bool,
+    /// Trust the operating system's certificate store instead of the public roots built in
+    #[arg(long, conflicts_with = "ca_file")]
+    system_roots: bool,
     /// Use the built-in stand-in cloud and its demo account (no network, no account)
     #[arg(long, conflicts_with_all = ["email", "base_url", "ca_file"])]
     demo: bool,
@@ -99,6 +109,14 @@ fn real_target(args: &Args) -> Result<Target, Failure> {
         let pem = fs::read(&path)
             .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
         builder = builder.root_ca_pem(pem);
+    }
+    if args.system_roots {
+        builder = builder.roots(hmx::Roots::System);
+    }
+    if let Some(url) = &args.proxy {
+        builder = builder.proxy(url);
+    } else if args.no_proxy {
+        builder = builder.no_proxy();
     }
     if let Some(timeout) = args.timeout {
         builder = builder.timeout(timeout);

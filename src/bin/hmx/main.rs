@@ -4,9 +4,14 @@
 //!              [--serial SN] [--json] [--codes] [--token-file PATH]
 //!     hmx keys --demo [...]              # the built-in stand-in cloud (feature test-util)
 //!     hmx code KEY [--device-time N]     # the 9-digit token for a key, now or at N
+//!     hmx discover [--seconds N] [--port P] [--json]
+//!     hmx get HOST [--sn SN] (params|telemetry|time|schedule) [--json]
+//!     hmx set HOST [--sn SN] [--key KEY] ID=VALUE...   # key also from HMX_TOTP_KEY
+//!     hmx probe HOST [--sn SN] --key KEY
+//!     hmx demo                           # the whole chain against stand-ins (feature test-util)
 //!
 //! Exit codes: 0 ok, 2 usage or bad argument, 3 auth, 4 network/timeout/TLS,
-//! 5 HTTP/protocol/rate limited, 6 no device with that serial.
+//! 5 HTTP/protocol/rate limited, 6 no device with that serial, 7 blocked by the device.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -15,7 +20,10 @@ use clap::{Parser, Subcommand};
 
 mod clock;
 mod code;
+#[cfg(feature = "test-util")]
+mod demo;
 mod keys;
+mod local;
 mod output;
 mod password;
 mod progress;
@@ -29,7 +37,7 @@ pub const EXIT_USAGE: u8 = 2;
     version,
     about = "TOTP keys of Terneo and Welrok thermostats from the vendor cloud",
     after_help = "Exit codes: 0 ok, 2 usage or bad argument, 3 auth, 4 network/timeout/TLS,\n\
-                  5 HTTP/protocol/rate limited, 6 no device with that serial."
+                  5 HTTP/protocol/rate limited, 6 no device with that serial, 7 blocked by the device."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,6 +50,16 @@ enum Command {
     Keys(keys::Args),
     /// Print the 9-digit local-API token for a TOTP key
     Code(code::Args),
+    /// List the thermostats announcing themselves on the LAN
+    Discover(local::DiscoverArgs),
+    /// Read a thermostat's parameters, telemetry, clock or schedule
+    Get(local::GetArgs),
+    /// Write parameters to a thermostat, signed with its key when given
+    Set(local::SetArgs),
+    /// Find which token scheme a locked thermostat accepts (writes a value back unchanged)
+    Probe(local::ProbeArgs),
+    /// Run the whole chain against stand-ins: cloud, keys, discovery, telemetry, a signed write
+    Demo,
 }
 
 /// Why a command failed: the exit code and what to tell the user on stderr.
@@ -68,6 +86,7 @@ impl Failure {
             K::Network | K::Timeout | K::Tls => 4,
             K::Http | K::Protocol | K::RateLimited => 5,
             K::NotFound => 6,
+            K::Blocked => 7,
             _ => EXIT_USAGE,
         };
         let mut message = match host {
@@ -99,11 +118,28 @@ impl Failure {
     }
 }
 
+#[cfg(feature = "test-util")]
+fn demo() -> Result<(), Failure> {
+    demo::run()
+}
+
+#[cfg(not(feature = "test-util"))]
+fn demo() -> Result<(), Failure> {
+    Err(Failure::usage(
+        "demo needs the built-in stand-ins: build with --features cli,test-util",
+    ))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keys(args) => keys::run(args),
         Command::Code(args) => code::run(args),
+        Command::Discover(args) => local::discover(args),
+        Command::Get(args) => local::get(args),
+        Command::Set(args) => local::set(args),
+        Command::Probe(args) => local::probe(args),
+        Command::Demo => demo(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

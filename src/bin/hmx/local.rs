@@ -1,0 +1,345 @@
+//! `hmx discover`, `hmx get`, `hmx set` and `hmx probe`: the thermostat on the LAN.
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use hmx::TotpKey;
+use hmx::local::{self, Found, Listener, Thermostat, Written};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::Failure;
+use crate::output::escape;
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Err("must be more than 0 seconds".into());
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text} seconds is too long"))
+}
+
+#[derive(clap::Args)]
+pub struct DiscoverArgs {
+    /// How long to listen; devices announce themselves about every 30 s
+    #[arg(long, value_name = "N", default_value = "35", value_parser = parse_seconds)]
+    seconds: Duration,
+    /// The UDP port the announcements go to
+    #[arg(long, value_name = "P", default_value_t = local::DISCOVERY_PORT)]
+    port: u16,
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+/// Which device, and how to reach it.
+#[derive(clap::Args)]
+pub struct DeviceArgs {
+    /// The device: an IP address or name (optional :port), or its serial number,
+    /// which is then looked up by discovery on the LAN
+    #[arg(value_name = "HOST")]
+    host: String,
+    /// Its serial number (default: HOST, when HOST is a serial)
+    #[arg(long, value_name = "SN")]
+    sn: Option<String>,
+    /// Bound on each request, in seconds
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    timeout: Duration,
+    /// Where to listen for announcements when HOST is a serial
+    #[arg(long, value_name = "P", default_value_t = local::DISCOVERY_PORT)]
+    discovery_port: u16,
+    /// How long to listen for the serial's announcement
+    #[arg(long, value_name = "N", default_value = "35", value_parser = parse_seconds)]
+    discovery_seconds: Duration,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum What {
+    /// Every parameter ({"cmd":1}): id, type code, value
+    Params,
+    /// Telemetry ({"cmd":4}), fields as sent
+    Telemetry,
+    /// The device's clock ({"cmd":3}), seconds since 2000-01-01T00:00:00Z
+    Time,
+    /// The week's schedule ({"cmd":2})
+    Schedule,
+}
+
+#[derive(clap::Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// What to read
+    #[arg(value_enum)]
+    what: What,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct SetArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// The device's TOTP key, to sign the write [env: HMX_TOTP_KEY; the
+    /// variable keeps it out of the process list]
+    #[arg(long, value_name = "KEY")]
+    key: Option<String>,
+    /// Parameters to write, e.g. 23=5 (brightness 5)
+    #[arg(value_name = "ID=VALUE", required = true)]
+    values: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ProbeArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// The device's TOTP key [env: HMX_TOTP_KEY]
+    #[arg(long, value_name = "KEY")]
+    key: Option<String>,
+}
+
+fn write_out(text: &str) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Failure::output)
+}
+
+fn found_json(found: &[Found]) -> Value {
+    found
+        .iter()
+        .map(|f| {
+            json!({"sn": f.sn, "ip": f.ip.to_string(), "hw": f.hw, "connection": f.connection,
+                   "wifi": f.wifi, "cloud": f.cloud})
+        })
+        .collect()
+}
+
+pub fn discover(args: DiscoverArgs) -> Result<(), Failure> {
+    let found = local::discover(args.port, args.seconds).map_err(|e| Failure::hmx(&e, None))?;
+    if args.json {
+        return write_out(&format!("{:#}\n", found_json(&found)));
+    }
+    let mut text = String::from("SERIAL\tIP\tHW\tCONNECTION\tWIFI\tCLOUD\n");
+    let or_dash = |v: Option<String>| v.map_or("-".to_string(), |s| escape(&s));
+    for f in &found {
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\n",
+            escape(&f.sn),
+            f.ip,
+            or_dash(f.hw.clone()),
+            or_dash(f.connection.clone()),
+            f.wifi.map_or("-".to_string(), |w| format!("{w} dBm")),
+            f.cloud.map_or("-", |c| if c { "yes" } else { "no" }),
+        ));
+    }
+    if found.is_empty() {
+        eprintln!(
+            "hmx: no announcement heard on UDP port {} in {} s",
+            args.port,
+            args.seconds.as_secs_f64()
+        );
+    }
+    write_out(&text)
+}
+
+/// A serial rather than an address: 16 or more hex digits, no dot or colon.
+fn looks_like_serial(host: &str) -> bool {
+    host.len() >= 16 && host.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Waits for `sn`'s announcement and gives its address.
+fn find_serial(sn: &str, port: u16, within: Duration) -> Result<String, Failure> {
+    let listener = Listener::bind(port).map_err(|e| Failure::hmx(&e, None))?;
+    eprintln!("hmx: looking for {sn} on the LAN (UDP port {port})");
+    let deadline = Instant::now() + within;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match listener.next(left) {
+            Ok(Some(f)) if f.sn.eq_ignore_ascii_case(sn) => {
+                eprintln!("hmx: {sn} announced itself from {}", f.ip);
+                return Ok(f.ip.to_string());
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => return Err(Failure::hmx(&e, None)),
+        }
+    }
+    Err(Failure {
+        code: 6,
+        message: Some(format!(
+            "no announcement from {sn} within {} s; give its address instead",
+            within.as_secs_f64()
+        )),
+    })
+}
+
+impl DeviceArgs {
+    /// The client, and the name to put in messages.
+    fn thermostat(&self) -> Result<(Thermostat, String), Failure> {
+        let serial = looks_like_serial(&self.host);
+        let sn = match (&self.sn, serial) {
+            (Some(sn), _) => sn.clone(),
+            (None, true) => self.host.clone(),
+            (None, false) => return Err(Failure::usage("give --sn SN (the device's serial)")),
+        };
+        let host = if serial {
+            find_serial(&self.host, self.discovery_port, self.discovery_seconds)?
+        } else {
+            self.host.clone()
+        };
+        let t = Thermostat::new(&host, &sn)
+            .map_err(|e| Failure::hmx(&e, Some(&host)))?
+            .timeout(self.timeout);
+        Ok((t, host))
+    }
+}
+
+/// The key from `--key` or `HMX_TOTP_KEY`.
+fn key(flag: Option<String>) -> Result<Option<TotpKey>, Failure> {
+    let key = match flag {
+        Some(k) => Some(Zeroizing::new(k)),
+        None => match std::env::var_os("HMX_TOTP_KEY") {
+            None => None,
+            Some(v) if v.is_empty() => None,
+            Some(v) => Some(Zeroizing::new(
+                v.into_string()
+                    .map_err(|_| Failure::usage("HMX_TOTP_KEY is not UTF-8"))?,
+            )),
+        },
+    };
+    Ok(key.map(|k| TotpKey::new(k.to_string())))
+}
+
+fn parameters_text(list: &[local::Parameter], as_json: bool) -> String {
+    if as_json {
+        let rows: Vec<Value> = list
+            .iter()
+            .map(|p| json!([p.id, p.type_code, p.value]))
+            .collect();
+        return format!("{:#}\n", Value::Array(rows));
+    }
+    let mut text = String::from("ID\tTYPE\tVALUE\n");
+    for p in list {
+        text.push_str(&format!(
+            "{}\t{}\t{}\n",
+            p.id,
+            p.type_code,
+            escape(&p.value)
+        ));
+    }
+    text
+}
+
+pub fn get(args: GetArgs) -> Result<(), Failure> {
+    let (t, host) = args.device.thermostat()?;
+    let fail = |e: hmx::Error| Failure::hmx(&e, Some(&host));
+    let text = match args.what {
+        What::Params => parameters_text(&t.parameters().map_err(fail)?, args.json),
+        What::Telemetry => {
+            let fields = t.telemetry().map_err(fail)?;
+            if args.json {
+                format!("{:#}\n", Value::Object(fields))
+            } else {
+                fields
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                        format!("{}\t{}\n", escape(k), escape(&v))
+                    })
+                    .collect()
+            }
+        }
+        What::Time => {
+            let now = t.device_time().map_err(fail)?;
+            if args.json {
+                format!("{}\n", json!({"time": now}))
+            } else {
+                format!("{now}\n")
+            }
+        }
+        What::Schedule => {
+            let schedule = t.schedule().map_err(fail)?;
+            const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+            if args.json {
+                let days: Vec<Value> = schedule
+                    .days
+                    .iter()
+                    .map(|d| {
+                        d.iter()
+                            .map(|p| json!([p.minute, p.temperature_tenths]))
+                            .collect()
+                    })
+                    .collect();
+                format!("{:#}\n", Value::Array(days))
+            } else {
+                let mut text = String::from("DAY\tFROM\tSETPOINT\n");
+                for (day, periods) in DAYS.iter().zip(&schedule.days) {
+                    for p in periods {
+                        text.push_str(&format!(
+                            "{day}\t{:02}:{:02}\t{:.1} °C\n",
+                            p.minute / 60,
+                            p.minute % 60,
+                            f64::from(p.temperature_tenths) / 10.0
+                        ));
+                    }
+                }
+                text
+            }
+        }
+    };
+    write_out(&text)
+}
+
+pub fn set(args: SetArgs) -> Result<(), Failure> {
+    let mut values = Vec::with_capacity(args.values.len());
+    for pair in &args.values {
+        let parsed = pair
+            .split_once('=')
+            .and_then(|(id, value)| Some((id.trim().parse::<u16>().ok()?, value.to_string())));
+        let Some(pair) = parsed else {
+            return Err(Failure::usage(format!(
+                "{pair:?} is not ID=VALUE (e.g. 23=5)"
+            )));
+        };
+        values.push(pair);
+    }
+    let key = key(args.key)?;
+    let (mut t, host) = args.device.thermostat()?;
+    if let Some(key) = key {
+        t = t.key(key);
+    }
+    match t.set(&values).map_err(|e| Failure::hmx(&e, Some(&host)))? {
+        Written::Accepted => write_out("written\n"),
+        Written::Parameters(list) => write_out(&parameters_text(&list, false)),
+    }
+}
+
+pub fn probe(args: ProbeArgs) -> Result<(), Failure> {
+    let Some(key) = key(args.key)? else {
+        return Err(Failure::usage("give --key KEY (or set HMX_TOTP_KEY)"));
+    };
+    let (t, host) = args.device.thermostat()?;
+    let report = t
+        .key(key)
+        .probe()
+        .map_err(|e| Failure::hmx(&e, Some(&host)))?;
+    write_out(&format!(
+        "{report}\nPlease report this line with your model and firmware version: it settles the token scheme.\n"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn serials_and_addresses() {
+        assert!(super::looks_like_serial(
+            "1100150010434B58363539XXXXXXXX".replace('X', "0").as_str()
+        ));
+        assert!(!super::looks_like_serial("192.168.1.40"));
+        assert!(!super::looks_like_serial("thermostat-kitchen"));
+        assert!(!super::looks_like_serial("[::1]:80"));
+    }
+}
