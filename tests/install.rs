@@ -27,8 +27,14 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 struct TempDir(PathBuf);
 
 impl TempDir {
+    /// `<tmp>/hmx-<what>-<id>`, emptied first. The id is the same for every
+    /// run from this checkout: cargo-c rebuilds everything, dependencies
+    /// included, whenever the install paths differ from its last build's.
     fn new(what: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("hmx-{what}-{}", std::process::id()));
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut checkout = DefaultHasher::new();
+        ROOT.hash(&mut checkout);
+        let dir = std::env::temp_dir().join(format!("hmx-{what}-{:016x}", checkout.finish()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -73,16 +79,6 @@ fn require(program: &str, args: &[&str], what: &str) {
          which installs cargo-c, cmake, pkg-config and python3-venv",
         args.join(" ")
     );
-}
-
-/// The host triple, so that the wheel's cargo build shares cargo-c's target folder.
-fn host_triple() -> String {
-    let out = run(Command::new("rustc").arg("-vV"));
-    text(&out)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .expect("rustc -vV names the host")
-        .to_string()
 }
 
 /// A program against the stand-in, with nothing that would help it find libhmx.
@@ -317,7 +313,9 @@ fn python_wheel_in_a_fresh_venv() {
         .args(["-m", "pip", "wheel", "--no-deps", "--quiet", "-w"])
         .arg(&dist)
         .arg(".")
-        .env("CARGO_BUILD_TARGET", host_triple())
+        // Not cargo-c's target/<host triple>/release: the two builds would
+        // overwrite each other's libhmx.so and rebuild every time.
+        .env_remove("CARGO_BUILD_TARGET")
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"));
     let wheels: Vec<PathBuf> = fs::read_dir(&dist)
         .unwrap()
