@@ -674,9 +674,10 @@ fn ctrl_c_at_the_prompt_puts_echo_back() {
 
 #[test]
 fn progress_shows_on_a_terminal_only() {
+    // Page 2 is slow, so the line shows what page 1 brought.
     let cloud = MockCloud::builder()
         .fault(
-            Route::DevicePage(1),
+            Route::DevicePage(2),
             Fault::Delay(Duration::from_millis(1800)),
         )
         .start()
@@ -697,7 +698,11 @@ fn progress_shows_on_a_terminal_only() {
     let host = cloud.base_url().trim_start_matches("https://").to_string();
     let mut seen = Vec::new();
     assert!(
-        wait_for(&rx, &mut seen, &format!("{host}: reading the device list…")),
+        wait_for(
+            &rx,
+            &mut seen,
+            &format!("{host}: reading the device list (1 page, 2 devices)…")
+        ),
         "{:?}",
         String::from_utf8_lossy(&seen)
     );

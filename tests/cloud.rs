@@ -750,3 +750,16 @@ fn connect_and_request_timeouts_are_separate() {
         "request bound not kept: {took:?}"
     );
 }
+
+#[test]
+fn progress_is_told_after_every_page() {
+    let cloud = MockCloud::start().unwrap();
+    let client = cloud.client();
+    let token = client.login(DEMO_EMAIL, DEMO_PASSWORD).unwrap();
+    let mut seen = Vec::new();
+    let devices = client
+        .list_devices_with_progress(&token, |pages, devices| seen.push((pages, devices)))
+        .unwrap();
+    assert_eq!(devices.len(), 5);
+    assert_eq!(seen, [(1, 2), (2, 4), (3, 5)]);
+}

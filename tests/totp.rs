@@ -153,8 +153,8 @@ fn signed_bodies_keep_member_order() {
         body,
         r#"{"sn":"058016000543464839373520000159","time":"634929122","auth":"923926026","par":[[125,7,"0"],[23,2,"1"]],"cmd":1,"a":{"z":1,"b":2}}"#
     );
-    let empty = local::sign_request(key, "sn\"1", 30, " {} ").unwrap();
-    assert_eq!(empty, r#"{"sn":"sn\"1","time":"30","auth":"331229475"}"#);
+    let read = local::sign_request(key, "sn\"1", 30, r#" {"cmd":4} "#).unwrap();
+    assert_eq!(read, r#"{"sn":"sn\"1","time":"30","auth":"331229475","cmd":4}"#);
 }
 
 #[test]
@@ -169,6 +169,9 @@ fn signed_bodies_refuse_bad_data() {
         r#"{"time":"1"}"#,
         r#"{"auth":"1"}"#,
         "{} {}",
+        // Only sn, time and auth would set the device's clock.
+        "{}",
+        " { } ",
     ] {
         let e = local::sign_request(b"k", "sn", 0, data).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{data}");

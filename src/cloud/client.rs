@@ -297,15 +297,31 @@ impl Client {
     /// at most twice more. A 401 or 403 in DRF's JSON is [`ErrorKind::Auth`]:
     /// the token is no longer accepted.
     pub fn list_devices(&self, token: &Token) -> Result<Vec<Device>, Error> {
-        self.list_pages(token)
+        self.list_devices_with_progress(token, |_, _| {})
+    }
+
+    /// [`list_devices`](Client::list_devices), calling `progress(pages,
+    /// devices)` after each page with the pages and devices read so far (a
+    /// list read again after it changed starts again from 0), for tools that
+    /// show how a long fetch is going.
+    pub fn list_devices_with_progress(
+        &self,
+        token: &Token,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Vec<Device>, Error> {
+        self.list_pages(token, &mut progress)
             .map_err(|e| self.redact(e, token.as_str()))
     }
 
-    fn list_pages(&self, token: &Token) -> Result<Vec<Device>, Error> {
+    fn list_pages(
+        &self,
+        token: &Token,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Device>, Error> {
         let authorization = Zeroizing::new(format!("Token {}", token.as_str()));
         let mut why = String::new();
         for _ in 0..=LIST_REREADS {
-            match self.read_list(&authorization)? {
+            match self.read_list(&authorization, progress)? {
                 Ok(devices) => return Ok(devices),
                 Err(Changed(reason)) => why = reason,
             }
@@ -317,7 +333,11 @@ impl Client {
     }
 
     /// One read of every page: the devices, or why the pages disagree.
-    fn read_list(&self, authorization: &str) -> Result<Result<Vec<Device>, Changed>, Error> {
+    fn read_list(
+        &self,
+        authorization: &str,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Result<Vec<Device>, Changed>, Error> {
         let mut url = self.base.join("/api/device/");
         let mut visited = HashSet::new();
         let mut ids = HashSet::new();
@@ -352,6 +372,7 @@ impl Client {
                 return Ok(Err(Changed(format!("device id {} was listed twice", d.id))));
             }
             devices.extend(page.devices);
+            progress(page_number, devices.len());
             let Some(next) = page.next else {
                 return Ok(match count {
                     Some(c) if c != devices.len() as u64 => Err(Changed(format!(

@@ -42,11 +42,10 @@ use crate::totp;
 /// as a string) and `auth` (the token, as a string) first, then `data`'s
 /// members in their order.
 ///
-/// `data` must be a JSON object without `sn`, `time` or `auth` members, else
-/// [`ErrorKind::InvalidArgument`](crate::ErrorKind); so must `sn` be non-empty.
-/// Do not send a body built from an empty `data`: a request with only `sn`
-/// and `time` sets the device's clock and turns off its cloud time sync
-/// ([`Thermostat`] refuses to send one).
+/// `data` must be a non-empty JSON object without `sn`, `time` or `auth`
+/// members, else [`ErrorKind::InvalidArgument`](crate::ErrorKind); so must
+/// `sn` be non-empty. An empty `data` is refused because a request with only
+/// `sn` and `time` sets the device's clock and turns off its cloud time sync.
 ///
 /// ```
 /// let body = hmx::local::sign_request(b"BW4ERXAJXXXXXXXX", "058016000543464839373520000159",
@@ -61,6 +60,11 @@ pub fn sign_request(key: &[u8], sn: &str, device_time: u32, data: &str) -> Resul
     }
     let data: Map<String, Value> = serde_json::from_str(data)
         .map_err(|e| Error::invalid(format!("data must be a JSON object: {e}")))?;
+    if data.is_empty() {
+        return Err(Error::invalid(
+            "data is empty: a body of only sn, time and auth would set the device's clock",
+        ));
+    }
     if let Some(reserved) = ["sn", "time", "auth"]
         .into_iter()
         .find(|k| data.contains_key(*k))

@@ -182,15 +182,23 @@ impl Target {
                 &asked
             }
         };
-        progress::show(&format!("{}: logging in", self.host), || {
+        progress::show(&format!("{}: logging in", self.host), |_| {
             self.client.login(&self.email, password)
         })
         .map_err(|e| self.fail(e))
     }
 
     fn list(&self, token: &Token) -> Result<Vec<Device>, hmx::Error> {
-        progress::show(&format!("{}: reading the device list", self.host), || {
-            self.client.list_devices(token)
+        progress::show(&format!("{}: reading the device list", self.host), |note| {
+            self.client
+                .list_devices_with_progress(token, |pages, devices| {
+                    let s = |n: usize| if n == 1 { "" } else { "s" };
+                    note.set(format!(
+                        "{pages} page{}, {devices} device{}",
+                        s(pages),
+                        s(devices)
+                    ));
+                })
         })
     }
 

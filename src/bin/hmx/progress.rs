@@ -9,13 +9,29 @@ use std::time::{Duration, Instant};
 const QUIET_FOR: Duration = Duration::from_secs(1);
 const REFRESH: Duration = Duration::from_millis(250);
 
-/// Runs `step`, showing `what` and the time spent on stderr while it takes
-/// longer than a second, when stderr is a terminal. The line is cleared after.
-pub fn show<T>(what: &str, step: impl FnOnce() -> T) -> T {
+/// What a step has done so far, shown after its name (e.g. "3 pages, 300 devices").
+#[derive(Clone, Default)]
+pub struct Note(Arc<Mutex<String>>);
+
+impl Note {
+    pub fn set(&self, text: String) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = text;
+    }
+
+    fn get(&self) -> String {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Runs `step`, showing `what`, what the step notes it has done and the time
+/// spent on stderr while it takes longer than a second, when stderr is a
+/// terminal. The line is cleared after.
+pub fn show<T>(what: &str, step: impl FnOnce(&Note) -> T) -> T {
+    let note = Note::default();
     let shown = io::stderr()
         .is_terminal()
-        .then(|| Shown::start(what.to_string()));
-    let result = step();
+        .then(|| Shown::start(what.to_string(), note.clone()));
+    let result = step(&note);
     drop(shown);
     result
 }
@@ -26,7 +42,7 @@ struct Shown {
 }
 
 impl Shown {
-    fn start(what: String) -> Shown {
+    fn start(what: String, note: Note) -> Shown {
         let done = Arc::new((Mutex::new(false), Condvar::new()));
         let thread = {
             let done = done.clone();
@@ -48,9 +64,15 @@ impl Shown {
                         }
                         return;
                     }
+                    let note = note.get();
+                    let note = if note.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({note})")
+                    };
                     let _ = write!(
                         err,
-                        "\r\x1b[K{what}… {:.1} s",
+                        "\r\x1b[K{what}{note}… {:.1} s",
                         start.elapsed().as_secs_f64()
                     );
                     let _ = err.flush();
