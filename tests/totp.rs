@@ -154,7 +154,10 @@ fn signed_bodies_keep_member_order() {
         r#"{"sn":"058016000543464839373520000159","time":"634929122","auth":"923926026","par":[[125,7,"0"],[23,2,"1"]],"cmd":1,"a":{"z":1,"b":2}}"#
     );
     let read = local::sign_request(key, "sn\"1", 30, r#" {"cmd":4} "#).unwrap();
-    assert_eq!(read, r#"{"sn":"sn\"1","time":"30","auth":"331229475","cmd":4}"#);
+    assert_eq!(
+        read,
+        r#"{"sn":"sn\"1","time":"30","auth":"331229475","cmd":4}"#
+    );
 }
 
 #[test]
