@@ -44,6 +44,28 @@ use crate::{Client, ClientBuilder};
 /// proves the client went through the proxy.
 pub const CLOUD_HOST: &str = "cloud.hmx.test";
 
+/// Accepts connections on `listener` until `shutdown(&shared)` is set, and
+/// serves each with `serve` on a thread of its own: the stand-ins' accept loop.
+pub(crate) fn serve_each<S: Send + Sync + 'static>(
+    listener: TcpListener,
+    shared: Arc<S>,
+    shutdown: fn(&S) -> &AtomicBool,
+    serve: fn(TcpStream, &S) -> io::Result<()>,
+) -> JoinHandle<()> {
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            if shutdown(&shared).load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(stream) = stream else { continue };
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let _ = serve(stream, &shared);
+            });
+        }
+    })
+}
+
 /// The demo account's email.
 pub const DEMO_EMAIL: &str = "demo@hmx.invalid";
 /// The demo account's password.
@@ -465,10 +487,12 @@ impl MockCloudBuilder {
             handshakes: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
         });
-        let accept = {
-            let shared = shared.clone();
-            thread::spawn(move || server::accept_loop(listener, shared))
-        };
+        let accept = serve_each(
+            listener,
+            shared.clone(),
+            |s| &s.shutdown,
+            server::serve_connection,
+        );
         Ok(MockCloud {
             shared,
             base_url,

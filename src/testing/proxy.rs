@@ -51,21 +51,7 @@ impl MockProxyBuilder {
             recorded: Mutex::new(Vec::new()),
             shutdown: AtomicBool::new(false),
         });
-        let accept = {
-            let shared = shared.clone();
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if shared.shutdown.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let shared = shared.clone();
-                    thread::spawn(move || {
-                        let _ = serve(stream, &shared);
-                    });
-                }
-            })
-        };
+        let accept = super::serve_each(listener, shared.clone(), |s| &s.shutdown, serve);
         Ok(MockProxy {
             shared,
             addr,

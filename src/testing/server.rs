@@ -1,8 +1,7 @@
 //! The stand-in's HTTP/1.1 server: one thread per connection, keep-alive, faults on demand.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
+use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,21 +24,9 @@ const HANG_LIMIT: Duration = Duration::from_secs(120);
 trait Duplex: Read + Write + Send {}
 impl<T: Read + Write + Send> Duplex for T {}
 
-pub(crate) fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.shutdown.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(stream) = stream else { continue };
-        shared.connections.fetch_add(1, Ordering::SeqCst);
-        let shared = shared.clone();
-        thread::spawn(move || {
-            let _ = serve_connection(stream, &shared);
-        });
-    }
-}
-
-fn serve_connection(tcp: TcpStream, shared: &Shared) -> io::Result<()> {
+/// Serves one connection of the stand-in cloud: TLS, then requests until it closes.
+pub(crate) fn serve_connection(tcp: TcpStream, shared: &Shared) -> io::Result<()> {
+    shared.connections.fetch_add(1, Ordering::SeqCst);
     tcp.set_read_timeout(Some(IDLE))?;
     tcp.set_nodelay(true)?;
     let stream: Box<dyn Duplex> = match &shared.tls {

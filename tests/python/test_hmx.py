@@ -31,14 +31,30 @@ PACKAGE = Path(hmx.__file__).resolve().parent
 EMAIL, PASSWORD = "demo@hmx.invalid", "demo-password"
 
 
-class Cloud:
-    """The `mock_cloud` example as a process; stops when its stdin closes."""
+class StandIn:
+    """A stand-in example process: it prints `lines` NAME=VALUE lines, then
+    serves until its stdin closes."""
+
+    def __init__(self, program: str, args: tuple, lines: int):
+        self.proc = subprocess.Popen([program, *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.env = dict(self.proc.stdout.readline().strip().split("=", 1) for _ in range(lines))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+
+
+class Cloud(StandIn):
+    """The `mock_cloud` example as a process."""
 
     def __init__(self, *args: str):
-        self.proc = subprocess.Popen([os.environ["HMX_MOCK_CLOUD"], *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-        lines = 4 if "--proxy" in args else 2
-        env = dict(self.proc.stdout.readline().strip().split("=", 1) for _ in range(lines))
+        super().__init__(os.environ["HMX_MOCK_CLOUD"], args, 4 if "--proxy" in args else 2)
+        env = self.env
         self.base_url, self.ca_file = env["HMX_BASE_URL"], env["HMX_CA_FILE"]
         self.proxy, self.proxy_base_url = env.get("HMX_PROXY"), env.get("HMX_PROXY_BASE_URL")
         self.pem = Path(self.ca_file).read_text()
@@ -48,14 +64,6 @@ class Cloud:
 
     def fetch(self, **kwargs):
         return hmx.fetch_devices(EMAIL, PASSWORD, base_url=self.base_url, root_ca_pem=self.pem, **kwargs)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-        self.proc.stdout.close()
 
 
 class Fetching(unittest.TestCase):
@@ -233,22 +241,12 @@ class Networks(unittest.TestCase):
         self.assertRaises(TypeError, hmx.Client, proxy=5)
 
 
-class Device:
-    """The `mock_thermostat` example as a process; stops when its stdin closes."""
+class Device(StandIn):
+    """The `mock_thermostat` example as a process."""
 
     def __init__(self, *args: str):
-        self.proc = subprocess.Popen([os.environ["HMX_MOCK_THERMOSTAT"], *args],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        env = dict(self.proc.stdout.readline().strip().split("=", 1) for _ in range(2))
-        self.host, self.sn = env["HMX_DEVICE_HOST"], env["HMX_DEVICE_SN"]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-        self.proc.stdout.close()
+        super().__init__(os.environ["HMX_MOCK_THERMOSTAT"], args, 2)
+        self.host, self.sn = self.env["HMX_DEVICE_HOST"], self.env["HMX_DEVICE_SN"]
 
 
 class LocalClient(unittest.TestCase):
