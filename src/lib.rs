@@ -25,6 +25,7 @@ mod cloud;
 mod error;
 pub mod local;
 mod secret;
+mod sync;
 pub mod totp;
 #[cfg(any(feature = "zeroize-heap", feature = "test-util"))]
 pub mod zeroize_heap;

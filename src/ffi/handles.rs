@@ -39,7 +39,7 @@ static LIVE: Mutex<BTreeMap<usize, Handle>> = Mutex::new(BTreeMap::new());
 
 fn live() -> MutexGuard<'static, BTreeMap<usize, Handle>> {
     // A panic elsewhere while holding the lock leaves the map itself consistent.
-    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    crate::sync::lock(&LIVE)
 }
 
 /// Records a handle and returns the address to give C.

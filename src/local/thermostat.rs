@@ -1,7 +1,7 @@
 //! The client for one thermostat's `api.cgi`: pacing, the device clock, signing and retries.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use super::parameters::{self, Parameter, Schedule, ValueType, loose_u64};
 use crate::error::{Error, ErrorKind};
 use crate::secret::TotpKey;
+use crate::sync::lock;
 use crate::totp::{self, Scheme};
 
 /// The device's HTTP port.
@@ -647,10 +648,6 @@ fn agent(timeout: Duration) -> Agent {
         .proxy(None)
         .build()
         .into()
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The process-wide turn for one device address: the end of its last request.

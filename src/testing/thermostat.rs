@@ -3,7 +3,7 @@
 use std::io::{self, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::server::{Answer, Request, read_request};
 use crate::local::{Thermostat, ValueType};
+use crate::sync::lock;
 use crate::totp::{self, Scheme};
 
 /// The stand-in's serial number unless another is set.
@@ -106,10 +107,6 @@ struct Shared {
     in_flight: AtomicUsize,
     shutdown: AtomicBool,
     device: Mutex<Device>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A parameter set like an SX unit's on firmware 2.4: ids, the type codes
