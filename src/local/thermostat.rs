@@ -1,7 +1,7 @@
 //! The client for one thermostat's `api.cgi`: pacing, the device clock, signing and retries.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
