@@ -18,7 +18,8 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sha1::{Digest, Sha1};
+use hmac::{Hmac, KeyInit, Mac};
+use sha1::Sha1;
 use zeroize::Zeroizing;
 
 use crate::error::Error;
@@ -70,68 +71,14 @@ pub fn hotp(key: &[u8], counter: u64, digits: u32) -> u32 {
     binary % POWERS_OF_TEN[digits as usize]
 }
 
-/// SHA-1's initial state (FIPS 180-4, 5.3.1).
-const SHA1_INIT: [u32; 5] = [
-    0x6745_2301,
-    0xEFCD_AB89,
-    0x98BA_DCFE,
-    0x1032_5476,
-    0xC3D2_E1F0,
-];
-
-/// HMAC-SHA1 (RFC 2104) of an 8-byte message: exactly four SHA-1 block
-/// compressions, padding laid out by hand, nothing on the heap. The blocks
-/// that held key material or intermediate state are wiped before returning.
+/// HMAC-SHA1 (RFC 2104) of an 8-byte message, on the stack. The `hmac`
+/// crate's `zeroize` feature wipes the padded key and the hash state when
+/// the MAC is dropped.
 fn hmac_sha1_u64(key: &[u8], message: [u8; 8]) -> [u8; 20] {
-    const BLOCK: usize = 64;
-    let mut padded = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        padded[..20].copy_from_slice(&Sha1::digest(key));
-    } else {
-        padded[..key.len()].copy_from_slice(key);
-    }
-    // Block 1 is key ^ pad; block 2 is the message, 0x80, zeros and the bit
-    // length of everything hashed (one key block plus the message).
-    let mut blocks = [[0u8; BLOCK]; 2];
-    for (b, k) in blocks[0].iter_mut().zip(&padded) {
-        *b = k ^ 0x36;
-    }
-    blocks[1][..8].copy_from_slice(&message);
-    blocks[1][8] = 0x80;
-    blocks[1][56..].copy_from_slice(&(((BLOCK + 8) * 8) as u64).to_be_bytes());
-    let mut inner = SHA1_INIT;
-    sha1::block_api::compress(&mut inner, &blocks);
-
-    for (b, k) in blocks[0].iter_mut().zip(&padded) {
-        *b = k ^ 0x5c;
-    }
-    blocks[1] = [0u8; BLOCK];
-    for (chunk, word) in blocks[1][..20].chunks_exact_mut(4).zip(inner) {
-        chunk.copy_from_slice(&word.to_be_bytes());
-    }
-    blocks[1][20] = 0x80;
-    blocks[1][56..].copy_from_slice(&(((BLOCK + 20) * 8) as u64).to_be_bytes());
-    let mut state = SHA1_INIT;
-    sha1::block_api::compress(&mut state, &blocks);
-
-    let mut mac = [0u8; 20];
-    for (chunk, word) in mac.chunks_exact_mut(4).zip(state) {
-        chunk.copy_from_slice(&word.to_be_bytes());
-    }
-    wipe(&mut padded);
-    wipe(&mut blocks);
-    wipe(&mut inner);
-    wipe(&mut state);
-    mac
-}
-
-/// Overwrites `secret` with zeros in one volatile store (a few vector
-/// writes), which the optimiser may not remove even though it is never read.
-fn wipe<T: Copy>(secret: &mut T) {
-    // SAFETY: `secret` is a valid, aligned, exclusive reference; an all-zero
-    // bit pattern is valid for the byte arrays this is used on.
-    unsafe { std::ptr::write_volatile(secret, std::mem::zeroed()) };
-    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(&message);
+    mac.finalize().into_bytes().into()
 }
 
 /// A device token: [`DIGITS`] digits. `Display` zero-pads it.
