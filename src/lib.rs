@@ -23,7 +23,9 @@
 
 mod cloud;
 mod error;
+mod http;
 pub mod local;
+mod retry;
 mod secret;
 mod sync;
 pub mod totp;
@@ -38,11 +40,12 @@ mod proptests;
 pub mod testing;
 
 pub use cloud::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_BODY_BYTES, MAX_PAGES,
-    TERNEO_URL, WELROK_URL,
+    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_PAGES, TERNEO_URL,
+    WELROK_URL,
 };
 pub use cloud::{Device, Roots, find_device};
 pub use error::{Error, ErrorKind};
+pub use http::MAX_BODY_BYTES;
 pub use secret::{Token, TotpKey};
 
 /// This library's version, as in `Cargo.toml`.

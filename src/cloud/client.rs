@@ -1,167 +1,25 @@
-//! The blocking client: log in, then read every page of the device list.
+//! [`Client`]: the login, and the page loop that reads the whole device list.
 
 use std::collections::HashSet;
-use std::io::Read;
-use std::thread;
-use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use serde_json::{Map, Value};
-use ureq::http::Response;
-use ureq::tls::TlsConfig;
-use ureq::{Agent, Body};
+use ureq::Agent;
 use zeroize::Zeroizing;
 
 use super::device::{Device, parse_page};
-use super::network::{ProxySetting, ProxyUse, Roots};
+use super::drf::{auth_error, status_error, token_from_reply};
 use super::origin::BaseUrl;
+use super::proxy::ProxyUse;
 use crate::error::{Error, ErrorKind};
+use crate::http::{Reply, read_reply};
+use crate::retry::{self, Retry};
 use crate::secret::Token;
 
-/// Largest response body hmx reads; past it the request fails with `Protocol`.
-pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Most pages of devices hmx follows before it gives up with `Protocol`.
 pub const MAX_PAGES: usize = 1000;
-/// Default per-request timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default connect timeout (TCP and TLS handshake).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Times a device page is sent again after a reset connection or a 502/503/504.
-const PAGE_RETRIES: u32 = 2;
-/// Wait before retry n is n times this.
-const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 /// Times the whole device list is read again when it changed while it was read.
 const LIST_REREADS: u32 = 2;
-
-/// Settings for a [`Client`]; start from [`Client::builder`].
-#[derive(Clone)]
-pub struct ClientBuilder {
-    base_url: String,
-    timeout: Duration,
-    connect_timeout: Duration,
-    roots: Roots,
-    proxy: ProxySetting,
-    accept_language: String,
-}
-
-impl std::fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("base_url", &self.base_url)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("roots", &self.roots)
-            .field("proxy", &self.proxy)
-            .field("accept_language", &self.accept_language)
-            .finish()
-    }
-}
-
-impl ClientBuilder {
-    /// The cloud to talk to; default [`TERNEO_URL`](crate::TERNEO_URL). `https://` only,
-    /// except `http://` for loopback hosts (127.0.0.0/8, ::1, localhost).
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
-
-    /// Bound on each request, from connecting to the last body byte; default 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Bound on connecting (TCP and TLS handshake); default 10 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Trust only the certificates in this PEM instead of the public roots
-    /// (for tests and private deployments).
-    pub fn root_ca_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
-        self.roots = Roots::Pem(pem.as_ref().to_vec());
-        self
-    }
-
-    /// Which roots to trust: [`Roots::Bundled`] (the default: Mozilla's public
-    /// roots, built in), [`Roots::System`] (the operating system's store) or
-    /// [`Roots::Pem`] (the same as [`root_ca_pem`](Self::root_ca_pem)).
-    pub fn roots(mut self, roots: Roots) -> Self {
-        self.roots = roots;
-        self
-    }
-
-    /// Send requests through this HTTP proxy, `http://[user:password@]host[:port]`
-    /// (port 80 when none; `host:port` alone means `http://`), with `CONNECT`
-    /// and Basic proxy authentication when credentials are given. It is used
-    /// for https base URLs only; the proxy sees the cloud's host name and
-    /// encrypted bytes, never the password, the token or a key.
-    ///
-    /// Without this or [`no_proxy`](Self::no_proxy), the environment decides,
-    /// as for curl: `https_proxy`/`HTTPS_PROXY`, else `all_proxy`/`ALL_PROXY`,
-    /// unless `no_proxy`/`NO_PROXY` lists the cloud's host; never for loopback hosts.
-    pub fn proxy(mut self, url: impl Into<String>) -> Self {
-        self.proxy = ProxySetting::Url(Zeroizing::new(url.into()));
-        self
-    }
-
-    /// Use no proxy, whatever the environment says.
-    pub fn no_proxy(mut self) -> Self {
-        self.proxy = ProxySetting::Off;
-        self
-    }
-
-    /// The `Accept-Language` header, which picks the language of the cloud's
-    /// error messages; default `"en"`.
-    pub fn accept_language(mut self, lang: impl Into<String>) -> Self {
-        self.accept_language = lang.into();
-        self
-    }
-
-    /// Checks the settings and makes the client. Fails with
-    /// [`ErrorKind::InvalidArgument`] on a bad URL, a zero timeout, an unusable
-    /// `Accept-Language`, a PEM or system store without a usable certificate,
-    /// or a proxy URL (given, or from the environment) that is not `http://`.
-    pub fn build(self) -> Result<Client, Error> {
-        let base = BaseUrl::parse(&self.base_url)?;
-        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
-            return Err(Error::invalid("timeouts must be greater than zero"));
-        }
-        let lang = &self.accept_language;
-        if lang.is_empty()
-            || lang.len() > 255
-            || !lang.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
-        {
-            return Err(Error::invalid(
-                "accept_language must be 1 to 255 printable ASCII characters",
-            ));
-        }
-        let root_certs = self.roots.load()?;
-        let proxy = self
-            .proxy
-            .resolve(base.is_https(), base.host(), base.is_loopback())?;
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .save_redirect_history(false)
-            .timeout_global(Some(self.timeout))
-            .timeout_connect(Some(self.connect_timeout.min(self.timeout)))
-            .user_agent(concat!("hmx/", env!("CARGO_PKG_VERSION")))
-            .accept("application/json")
-            .proxy(proxy.as_ref().map(|p| p.proxy.clone()))
-            .tls_config(TlsConfig::builder().root_certs(root_certs).build())
-            .build();
-        Ok(Client {
-            agent: config.into(),
-            base,
-            proxy,
-            accept_language: self.accept_language,
-        })
-    }
-}
 
 /// A connection to one cloud. Cheap to share: `Send + Sync`, and every method takes `&self`.
 ///
@@ -179,10 +37,10 @@ impl ClientBuilder {
 /// # Ok::<(), hmx::Error>(())
 /// ```
 pub struct Client {
-    agent: Agent,
-    base: BaseUrl,
-    proxy: Option<ProxyUse>,
-    accept_language: String,
+    pub(super) agent: Agent,
+    pub(super) base: BaseUrl,
+    pub(super) proxy: Option<ProxyUse>,
+    pub(super) accept_language: String,
 }
 
 impl std::fmt::Debug for Client {
@@ -200,16 +58,6 @@ impl Default for Client {
     }
 }
 
-/// A response read in full: status, the headers hmx uses, and the body
-/// (without a UTF-8 byte order mark).
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    retry_after: Option<Duration>,
-    /// A CDN or proxy answered in the cloud's place (`cf-mitigated`, `Content-Type: text/html`).
-    intercepted: bool,
-    pub(crate) body: Zeroizing<Vec<u8>>,
-}
-
 /// Why one read of the device list cannot be trusted as a whole.
 struct Changed(String);
 
@@ -220,26 +68,6 @@ struct LoginBody<'a> {
 }
 
 impl Client {
-    /// A client for [`TERNEO_URL`](crate::TERNEO_URL) with default settings.
-    pub fn new() -> Client {
-        Client::builder()
-            .build()
-            .expect("the default settings are valid")
-    }
-
-    /// Settings to start from: Terneo's cloud, 30 s per request, 10 s to connect,
-    /// public roots, `Accept-Language: en`.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder {
-            base_url: super::TERNEO_URL.to_string(),
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            roots: Roots::Bundled,
-            proxy: ProxySetting::Environment,
-            accept_language: "en".to_string(),
-        }
-    }
-
     /// The base URL in canonical form.
     pub fn base_url(&self) -> &str {
         self.base.as_str()
@@ -454,8 +282,10 @@ impl Client {
     }
 
     fn get_page(&self, url: &str, authorization: &str) -> Result<Reply, Error> {
+        let policy = Retry::CLOUD;
         let mut attempt = 0;
         loop {
+            policy.wait_before(attempt);
             let result = self
                 .agent
                 .get(url)
@@ -464,257 +294,10 @@ impl Client {
                 .call()
                 .map_err(|e| self.transport_error(e, "device list"))
                 .and_then(|response| read_reply(response, "device list"));
-            let retry = match &result {
-                Ok(reply) => matches!(reply.status, 502..=504),
-                Err(e) => e.is_transient(),
-            };
-            if !retry || attempt == PAGE_RETRIES {
+            if attempt == policy.retries || !retry::transient(&result) {
                 return result;
             }
             attempt += 1;
-            thread::sleep(RETRY_BACKOFF * attempt);
-        }
-    }
-}
-
-/// Reads status, the headers hmx uses and the whole body, refusing bodies
-/// over [`MAX_BODY_BYTES`] and content codings hmx did not ask for.
-pub(crate) fn read_reply(response: Response<Body>, what: &str) -> Result<Reply, Error> {
-    let status = response.status().as_u16();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    let retry_after = header("retry-after").and_then(parse_retry_after);
-    let intercepted = header("cf-mitigated").is_some()
-        || header("content-type").is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
-    // hmx sends no Accept-Encoding, so any coding but identity is one it cannot read.
-    if let Some(coding) = header("content-encoding").filter(|c| !c.eq_ignore_ascii_case("identity"))
-    {
-        return Err(Error::protocol(format!(
-            "{what}: the answer is encoded with `{coding}`, which hmx did not ask for and cannot read"
-        ))
-        .with_status(status));
-    }
-    let too_big = || {
-        Error::protocol(format!(
-            "{what}: response body exceeds {MAX_BODY_BYTES} bytes"
-        ))
-        .with_status(status)
-    };
-    let declared = response.body().content_length().unwrap_or(0);
-    if declared > MAX_BODY_BYTES as u64 {
-        return Err(too_big());
-    }
-    let mut reader = response.into_body().into_reader();
-    // Grown by hand so that every outgrown buffer is wiped, not just freed.
-    let mut body = Zeroizing::new(Vec::with_capacity((declared as usize).max(1024)));
-    let mut chunk = Zeroizing::new([0u8; 16 * 1024]);
-    loop {
-        let n = reader
-            .read(&mut chunk[..])
-            .map_err(|e| Error::from_transport(ureq::Error::from(e), what))?;
-        if n == 0 {
-            break;
-        }
-        if body.len() + n > MAX_BODY_BYTES {
-            return Err(too_big());
-        }
-        if body.capacity() - body.len() < n {
-            let wanted = (body.capacity() * 2)
-                .max(body.len() + n)
-                .min(MAX_BODY_BYTES);
-            let mut bigger = Zeroizing::new(Vec::with_capacity(wanted));
-            bigger.extend_from_slice(&body);
-            body = bigger;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    // A byte order mark is not JSON, but some servers put one before it.
-    if body.starts_with(b"\xEF\xBB\xBF") {
-        body.drain(..3);
-    }
-    Ok(Reply {
-        status,
-        retry_after,
-        intercepted,
-        body,
-    })
-}
-
-/// `Retry-After` as a wait: delay-seconds, or an HTTP-date turned into the
-/// seconds from now (zero when it is past); RFC 9110 allows both.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    let wait = when
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO);
-    // Round up, so that a caller who waits this long is never early.
-    Some(Duration::from_secs(
-        wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-    ))
-}
-
-/// The wait DRF writes into a throttled answer's `detail` ("Request was
-/// throttled. Expected available in 60 seconds.", in whatever language
-/// `Accept-Language` chose): its number, when it has exactly one.
-fn wait_from_body(body: &[u8]) -> Option<Duration> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    let detail = value.get("detail")?.as_str()?;
-    let mut numbers = detail
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty());
-    let seconds = numbers.next()?.parse().ok()?;
-    numbers
-        .next()
-        .is_none()
-        .then(|| Duration::from_secs(seconds))
-}
-
-/// Whether a refusal came from the cloud itself: DRF answers in JSON objects.
-fn from_the_cloud(reply: &Reply) -> bool {
-    !reply.intercepted && serde_json::from_slice::<Value>(&reply.body).is_ok_and(|v| v.is_object())
-}
-
-/// The error for a 400/401/403 on `what`: `Auth` with the cloud's own words
-/// (`fallback` when it gave none), or `Http` when a proxy, firewall or CDN
-/// answered instead, so that a good password is not taken for a wrong one.
-fn auth_error(reply: &Reply, what: &str, refused: &str, fallback: &str) -> Error {
-    let status = reply.status;
-    if !from_the_cloud(reply) {
-        return Error::new(
-            ErrorKind::Http,
-            format!(
-                "{what}: HTTP {status} from something in front of the cloud (a proxy, firewall \
-                 or CDN page, not the cloud's JSON): the request was blocked before it reached \
-                 the cloud"
-            ),
-        )
-        .with_status(status);
-    }
-    let words = server_words(&reply.body).unwrap_or_else(|| fallback.to_string());
-    Error::new(
-        ErrorKind::Auth,
-        format!("{refused} (HTTP {status}): {words}"),
-    )
-    .with_status(status)
-}
-
-/// The error for a status that is neither success nor an auth refusal.
-fn status_error(reply: &Reply, what: &str) -> Error {
-    let status = reply.status;
-    let error = match status {
-        429 => {
-            let retry_after = reply.retry_after.or_else(|| wait_from_body(&reply.body));
-            let wait = retry_after
-                .map(|d| format!("; retry after {} s", d.as_secs()))
-                .unwrap_or_default();
-            Error::new(
-                ErrorKind::RateLimited,
-                format!("{what}: too many requests (HTTP 429){wait}"),
-            )
-            .with_retry_after(retry_after)
-        }
-        300..=399 => Error::new(
-            ErrorKind::Http,
-            format!("{what}: unexpected redirect (HTTP {status}); hmx never follows redirects"),
-        ),
-        _ => {
-            let words = server_words(&reply.body)
-                .map(|w| format!(": {w}"))
-                .unwrap_or_default();
-            Error::new(ErrorKind::Http, format!("{what}: HTTP {status}{words}"))
-        }
-    };
-    error.with_status(status)
-}
-
-pub(crate) fn token_from_reply(body: &[u8]) -> Result<Token, Error> {
-    let mut reply: Map<String, Value> = serde_json::from_slice(body)
-        .map_err(|e| Error::protocol(format!("login answer is not a JSON object: {e}")))?;
-    match reply.remove("access_token") {
-        Some(Value::String(token)) => Token::new(token)
-            .map_err(|_| Error::protocol("login answer has an unusable access_token")),
-        _ => Err(Error::protocol("login answer has no access_token")),
-    }
-}
-
-/// The human-readable part of a DRF-style error body: `detail`,
-/// `non_field_errors` and field errors (`field: message`), joined by "; ".
-/// Uncut: it may hold a secret the server echoed, which is redacted before any cut.
-pub(crate) fn server_words(body: &[u8]) -> Option<String> {
-    fn texts(value: &Value, out: &mut Vec<String>) {
-        match value {
-            Value::String(s) => out.push(s.trim().to_string()),
-            Value::Array(items) => items.iter().for_each(|v| texts(v, out)),
-            Value::Object(map) => map.values().for_each(|v| texts(v, out)),
-            _ => {}
-        }
-    }
-    let value: Value = serde_json::from_slice(body).ok()?;
-    let mut parts = Vec::new();
-    match &value {
-        Value::Object(map) => {
-            for (field, v) in map {
-                let mut found = Vec::new();
-                texts(v, &mut found);
-                let found = found.join(" ");
-                if found.is_empty() {
-                    continue;
-                }
-                if field == "detail" || field == "non_field_errors" || field == "message" {
-                    parts.push(found);
-                } else {
-                    parts.push(format!("{field}: {found}"));
-                }
-            }
-        }
-        other => texts(other, &mut parts),
-    }
-    // Not cut here: the whole text is redacted first (see `Error::redact`).
-    let words = parts.join("; ");
-    (!words.is_empty()).then_some(words)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn drf_words() {
-        let w = |b: &str| server_words(b.as_bytes());
-        assert_eq!(
-            w(r#"{"detail":"Invalid token."}"#).unwrap(),
-            "Invalid token."
-        );
-        assert_eq!(
-            w(r#"{"non_field_errors":["Unable to log in."],"email":["Enter a valid email."]}"#)
-                .unwrap(),
-            "Unable to log in.; email: Enter a valid email."
-        );
-        assert_eq!(w("<html>oops</html>"), None);
-        assert_eq!(w(""), None);
-    }
-
-    #[test]
-    fn builder_rejects_bad_settings() {
-        let bad = [
-            Client::builder().base_url("http://example.com"),
-            Client::builder().timeout(Duration::ZERO),
-            Client::builder().accept_language("en\r\nX: y"),
-            Client::builder().root_ca_pem("not a pem"),
-            Client::builder()
-                .root_ca_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
-        ];
-        for b in bad {
-            let e = b.clone().build().unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{b:?}");
         }
     }
 }

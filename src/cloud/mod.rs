@@ -1,20 +1,19 @@
 //! The vendor cloud: log in, then read every page of the device list.
 
+mod builder;
 mod client;
 mod device;
-mod network;
+mod drf;
 mod origin;
+mod proxy;
 
-pub(crate) use client::read_reply;
-pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_BODY_BYTES, MAX_PAGES,
-};
+pub use builder::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Roots};
+pub use client::{Client, MAX_PAGES};
 pub use device::{Device, find_device};
-pub use network::Roots;
 #[cfg(test)]
 pub(crate) use {
-    client::{server_words, token_from_reply},
     device::parse_page,
+    drf::{server_words, token_from_reply},
     origin::BaseUrl,
 };
 

@@ -13,19 +13,22 @@
 //! and the issue trackers of public integrations (busy and empty answers,
 //! refused writes, devices that move to another IP after a power cut).
 
+mod address;
 mod discovery;
+mod gate;
 mod parameters;
 mod probe;
+mod session;
 mod thermostat;
 
+pub use address::DEFAULT_PORT;
 pub use discovery::{DISCOVERY_PORT, Found, Listener, discover};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
 };
 pub use probe::{PROBE_PARAMETERS, ProbeReport};
 pub use thermostat::{
-    DEFAULT_MIN_INTERVAL, DEFAULT_PORT, DEFAULT_TIMEOUT, RETRIES, RETRY_BACKOFF, Thermostat,
-    Written,
+    DEFAULT_MIN_INTERVAL, DEFAULT_TIMEOUT, RETRIES, RETRY_BACKOFF, Thermostat, Written,
 };
 #[cfg(test)]
 pub(crate) use {
@@ -60,24 +63,8 @@ pub fn sign_request(key: &[u8], sn: &str, device_time: u32, data: &str) -> Resul
     }
     let data: Map<String, Value> = serde_json::from_str(data)
         .map_err(|e| Error::invalid(format!("data must be a JSON object: {e}")))?;
-    if data.is_empty() {
-        return Err(Error::invalid(
-            "data is empty: a body of only sn, time and auth would set the device's clock",
-        ));
-    }
-    if let Some(reserved) = ["sn", "time", "auth"]
-        .into_iter()
-        .find(|k| data.contains_key(*k))
-    {
-        return Err(Error::invalid(format!(
-            "data must not have a `{reserved}` member: hmx sets it"
-        )));
-    }
-    let mut body = Map::with_capacity(data.len() + 3);
-    body.insert("sn".into(), Value::String(sn.to_string()));
-    body.insert("time".into(), Value::String(device_time.to_string()));
-    let code = totp::code(key, device_time);
-    body.insert("auth".into(), Value::String(code.to_string()));
-    body.extend(data);
-    Ok(Value::Object(body).to_string())
+    session::check_data(&data)?;
+    let body = session::body(sn, Some((device_time, totp::code(key, device_time))), &data);
+    // The body is JSON text that serde_json wrote: UTF-8.
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use super::parameters::{self, BRIGHTNESS, CLOUD_LOCK, LAN_LOCK};
-use super::thermostat::{Thermostat, listed_value};
+use super::parameters::{Parameter, ValueType};
+use super::thermostat::Thermostat;
 use crate::error::{Error, ErrorKind};
 use crate::totp::{Scheme, base32_decode};
 
@@ -89,7 +90,7 @@ impl Thermostat {
     /// lists none of the probe parameters is `Protocol`. Any failure other
     /// than a refusal stops the probe with that error.
     pub fn probe(&self) -> Result<ProbeReport, Error> {
-        let Some(key) = self.key_ref() else {
+        let Some(key) = &self.key else {
             return Err(Error::invalid(
                 "a probe needs the device's key: set one with .key()",
             ));
@@ -126,7 +127,11 @@ impl Thermostat {
                 report.skipped.push(scheme);
                 continue;
             }
-            match self.set_with(&[(parameter, &report.value)], scheme) {
+            match self
+                .clone()
+                .scheme(scheme)
+                .set(&[(parameter, &report.value)])
+            {
                 Ok(_) => {
                     report.accepted = Some(scheme);
                     break;
@@ -146,4 +151,10 @@ impl Thermostat {
         }
         Ok(report)
     }
+}
+
+/// A parameter's value normalised for its listed type (for the probe).
+fn listed_value(p: &Parameter) -> Option<String> {
+    let t = p.value_type().filter(|t| *t != ValueType::String)?;
+    t.normalize(&p.value).ok()
 }

@@ -1,22 +1,22 @@
-//! The client for one thermostat's `api.cgi`: pacing, the device clock, signing and retries.
+//! [`Thermostat`]: the public API for one device's `api.cgi`: reads, writes and their settings.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 use ureq::Agent;
-use zeroize::Zeroizing;
 
-use super::parameters::{self, Parameter, Schedule, ValueType, loose_u64};
-use crate::error::{Error, ErrorKind};
+use super::address::authority;
+use super::gate::Gate;
+use super::parameters::{self, Parameter, Schedule};
+use super::session::{Kind, Session, check_data};
+use crate::error::Error;
+use crate::http;
 use crate::secret::TotpKey;
 use crate::sync::lock;
-use crate::totp::{self, Scheme};
+use crate::totp::Scheme;
 
-/// The device's HTTP port.
-pub const DEFAULT_PORT: u16 = 80;
 /// Default bound on one request, from connecting to the last byte of the answer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default quiet time between the end of one request to a device and the start of the next.
@@ -26,8 +26,6 @@ pub const RETRIES: u32 = 2;
 /// Wait before retry n is n times this (on top of the minimum interval).
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(250);
 
-/// What a read retried after lost connections ended with.
-const DROPPED: &str = "a dropped connection";
 /// Longest serial number accepted (devices have 30 hex characters).
 const MAX_SN_LEN: usize = 64;
 
@@ -59,17 +57,36 @@ pub enum Written {
 /// # Ok::<(), hmx::Error>(())
 /// ```
 pub struct Thermostat {
-    host: String,
-    url: String,
-    sn: String,
-    key: Option<TotpKey>,
-    scheme: Scheme,
+    pub(super) host: String,
+    pub(super) url: String,
+    pub(super) sn: String,
+    pub(super) key: Option<TotpKey>,
+    pub(super) scheme: Scheme,
     timeout: Duration,
-    min_interval: Duration,
-    agent: Agent,
+    pub(super) min_interval: Duration,
+    pub(super) agent: Agent,
     gate: Arc<Gate>,
     // The last parameter list read: where writes take their type codes from.
     listed: Mutex<Option<Vec<Parameter>>>,
+}
+
+/// A second handle on the same device, with the same settings and the
+/// parameter list read so far; it shares the device's pacing.
+impl Clone for Thermostat {
+    fn clone(&self) -> Thermostat {
+        Thermostat {
+            host: self.host.clone(),
+            url: self.url.clone(),
+            sn: self.sn.clone(),
+            key: self.key.clone(),
+            scheme: self.scheme,
+            timeout: self.timeout,
+            min_interval: self.min_interval,
+            agent: self.agent.clone(),
+            gate: self.gate.clone(),
+            listed: Mutex::new(lock(&self.listed).clone()),
+        }
+    }
 }
 
 impl fmt::Debug for Thermostat {
@@ -83,24 +100,6 @@ impl fmt::Debug for Thermostat {
             .field("min_interval", &self.min_interval)
             .finish()
     }
-}
-
-/// Whether a request may be sent again after an answer that says nothing.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// Reading changes nothing: retried after busy, empty and cut-off answers.
-    Read,
-    /// The device may have acted: retried only after it said busy.
-    Write,
-}
-
-/// An answer before retries are decided.
-enum Answer {
-    Object(Map<String, Value>),
-    Busy,
-    Empty,
-    CutOff,
-    NotJson,
 }
 
 impl Thermostat {
@@ -214,14 +213,6 @@ impl Thermostat {
     /// A write is sent again only after the device answered busy; after an
     /// empty or cut-off answer it may have acted, so the error says so instead.
     pub fn set<V: fmt::Display>(&self, values: &[(u16, V)]) -> Result<Written, Error> {
-        self.set_with(values, self.scheme)
-    }
-
-    pub(crate) fn set_with<V: fmt::Display>(
-        &self,
-        values: &[(u16, V)],
-        scheme: Scheme,
-    ) -> Result<Written, Error> {
         if values.is_empty() {
             return Err(Error::invalid("nothing to write"));
         }
@@ -257,7 +248,7 @@ impl Thermostat {
         }
         let mut data = Map::new();
         data.insert("par".into(), Value::Array(par));
-        let answer = self.session().write(&data, scheme)?;
+        let answer = self.session().write(&data, self.scheme)?;
         match answer.get("success").and_then(Value::as_str) {
             Some("true") => return Ok(Written::Accepted),
             Some(other) => {
@@ -301,11 +292,6 @@ impl Thermostat {
         self.session().write(&data, self.scheme)
     }
 
-    /// The key, for the probe.
-    pub(crate) fn key_ref(&self) -> Option<&TotpKey> {
-        self.key.as_ref()
-    }
-
     fn read(&self, cmd: u8) -> Result<Map<String, Value>, Error> {
         let body = format!(r#"{{"cmd":{cmd}}}"#);
         self.session()
@@ -321,7 +307,7 @@ impl Thermostat {
         }
     }
 
-    fn context(&self, e: Error) -> Error {
+    pub(super) fn context(&self, e: Error) -> Error {
         let kind = e.kind();
         let mut out = Error::new(kind, format!("thermostat {}: {}", self.host, e.message()));
         if let Some(status) = e.status() {
@@ -331,406 +317,17 @@ impl Thermostat {
     }
 }
 
-/// One device's turn at the wire: sends requests paced by the minimum interval.
-struct Session<'a> {
-    t: &'a Thermostat,
-    last_end: MutexGuard<'a, Option<Instant>>,
-}
-
-impl Session<'_> {
-    /// Waits until the minimum interval since the last request's end has passed.
-    fn pace(&self) {
-        if let Some(end) = *self.last_end {
-            let ready = end + self.t.min_interval;
-            let now = Instant::now();
-            if ready > now {
-                thread::sleep(ready - now);
-            }
-        }
-    }
-
-    /// Sends `body` once (after pacing) and sorts out the answer.
-    fn send_once(&mut self, body: &[u8], what: &str) -> Result<Answer, Error> {
-        self.pace();
-        let result = self
-            .t
-            .agent
-            .post(&self.t.url)
-            .header("Content-Type", "application/json")
-            .header("Connection", "close")
-            .send(body)
-            .map_err(|e| Error::from_transport(e, what))
-            .and_then(|response| crate::cloud::read_reply(response, what));
-        *self.last_end = Some(Instant::now());
-        let reply = result?;
-        if !(200..=299).contains(&reply.status) {
-            return Err(
-                Error::new(ErrorKind::Http, format!("{what}: HTTP {}", reply.status))
-                    .with_status(reply.status),
-            );
-        }
-        let text = reply.body.trim_ascii();
-        if text.is_empty() {
-            return Ok(Answer::Empty);
-        }
-        let answer = match serde_json::from_slice::<Value>(text) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                return Err(Error::protocol(format!(
-                    "{what}: the answer is not a JSON object"
-                )));
-            }
-            Err(e) if e.is_eof() => return Ok(Answer::CutOff),
-            Err(_) => return Ok(Answer::NotJson),
-        };
-        if answer.get("status").and_then(Value::as_str) == Some("timeout") {
-            return Ok(Answer::Busy);
-        }
-        if answer.get("success").and_then(Value::as_str) == Some("block") {
-            return Err(Error::new(
-                ErrorKind::Blocked,
-                format!(
-                    "{what}: the device refused the request: LAN locking is on and the token was missing or wrong"
-                ),
-            ));
-        }
-        match answer.get("sn") {
-            Some(Value::String(sn)) if !sn.trim().eq_ignore_ascii_case(&self.t.sn) => {
-                return Err(Error::protocol(format!(
-                    "{what}: the device at this address is {sn}, not {}",
-                    self.t.sn
-                )));
-            }
-            _ => {}
-        }
-        Ok(Answer::Object(answer))
-    }
-
-    /// Sends a fixed body, retrying as `kind` allows, and returns the answer object.
-    fn exchange(
-        &mut self,
-        body: &[u8],
-        kind: Kind,
-        what: &str,
-    ) -> Result<Map<String, Value>, Error> {
-        self.exchange_with(kind, what, |_| Ok(Zeroizing::new(body.to_vec())))
-    }
-
-    /// Sends what `make` builds (afresh for every attempt, so a signed write
-    /// sent again after busy gets a fresh clock read and token), retrying as
-    /// `kind` allows.
-    fn exchange_with(
-        &mut self,
-        kind: Kind,
-        what: &str,
-        mut make: impl FnMut(&mut Self) -> Result<Zeroizing<Vec<u8>>, Error>,
-    ) -> Result<Map<String, Value>, Error> {
-        let mut last = "";
-        for attempt in 0..=RETRIES {
-            if attempt > 0 {
-                thread::sleep(RETRY_BACKOFF * attempt);
-            }
-            let body = make(self)?;
-            let answer = match self.send_once(&body, what) {
-                Ok(answer) => answer,
-                Err(e) if kind == Kind::Read && e.is_transient() => {
-                    last = DROPPED;
-                    continue;
-                }
-                Err(e) => return Err(self.t.context(e)),
-            };
-            last = match answer {
-                Answer::Object(map) => return Ok(map),
-                Answer::Busy => "busy ({\"status\":\"timeout\"})",
-                Answer::Empty => "an empty body",
-                Answer::CutOff => "cut-off JSON",
-                Answer::NotJson => "a body that is not JSON",
-            };
-            if kind == Kind::Write && !matches!(answer, Answer::Busy) {
-                return Err(self.t.context(Error::protocol(format!(
-                    "{what}: the device answered with {last}; it may have applied the write, so it was not sent again"
-                ))));
-            }
-        }
-        let tries = RETRIES + 1;
-        let message = format!("{what}: the device answered {tries} times with {last}");
-        let kind = if last.starts_with("busy") {
-            ErrorKind::Timeout
-        } else if last == DROPPED {
-            ErrorKind::Network
-        } else {
-            ErrorKind::Protocol
-        };
-        Err(self.t.context(Error::new(kind, message)))
-    }
-
-    /// The device clock: cmd 3, else the telemetry's `time`.
-    fn device_time(&mut self) -> Result<u32, Error> {
-        for cmd in [3, 4] {
-            let body = format!(r#"{{"cmd":{cmd}}}"#);
-            let answer = self.exchange(body.as_bytes(), Kind::Read, &format!("cmd {cmd}"))?;
-            if let Some(time) = answer.get("time") {
-                return loose_u64(time)
-                    .and_then(|t| u32::try_from(t).ok())
-                    .ok_or_else(|| {
-                        self.t.context(Error::protocol(format!(
-                            "cmd {cmd}: the device clock {time} is not seconds since 2000"
-                        )))
-                    });
-            }
-        }
-        Err(self.t.context(Error::protocol(
-            "the device reports no clock: neither cmd 3 nor the telemetry has `time`",
-        )))
-    }
-
-    /// A write: `sn` and `data`, signed with the device's clock when a key is set.
-    fn write(
-        &mut self,
-        data: &Map<String, Value>,
-        scheme: Scheme,
-    ) -> Result<Map<String, Value>, Error> {
-        check_data(data)?;
-        let t = self.t;
-        let Some(key) = &t.key else {
-            let body = body(&t.sn, None, data);
-            return self
-                .exchange(&body, Kind::Write, "write")
-                .map_err(|e| explain_block(e, "no key is set"));
-        };
-        let mut signed_at = 0;
-        self.exchange_with(Kind::Write, "signed write", |session| {
-            let (time, body) = session.sign(key, scheme, data)?;
-            signed_at = time;
-            Ok(body)
-        })
-        .map_err(|e| {
-            explain_block(
-                e,
-                &format!("signed with scheme {scheme} at device time {signed_at}"),
-            )
-        })
-    }
-
-    /// Reads the clock and signs `data`, ready to send: the pacing wait is
-    /// over. When a 30-second window may have turned during that wait, reads
-    /// the clock and signs once more.
-    fn sign(
-        &mut self,
-        key: &TotpKey,
-        scheme: Scheme,
-        data: &Map<String, Value>,
-    ) -> Result<(u32, Zeroizing<Vec<u8>>), Error> {
-        let window = |t: u64| t / u64::from(totp::PERIOD);
-        for attempt in 0..2 {
-            let time = self.device_time()?;
-            let read_at = Instant::now();
-            let code = scheme
-                .code(key.as_bytes(), time)
-                .map_err(|e| self.t.context(e))?;
-            let body = body(&self.t.sn, Some((time, code)), data);
-            self.pace();
-            // The clock read is whole seconds: the device may be up to 1 s further on.
-            let latest = u64::from(time) + read_at.elapsed().as_secs() + 1;
-            if attempt == 0 && window(latest) != window(u64::from(time)) {
-                continue;
-            }
-            return Ok((time, body));
-        }
-        unreachable!("the second attempt always returns")
-    }
-}
-
-/// Adds what hmx knows to a `Blocked` error.
-fn explain_block(e: Error, how: &str) -> Error {
-    if e.kind() != ErrorKind::Blocked {
-        return e;
-    }
-    Error::new(
-        ErrorKind::Blocked,
-        format!(
-            "{} ({how}; if a fresh token is refused, Thermostat::probe tells which scheme the firmware uses)",
-            e.message()
-        ),
-    )
-}
-
-/// `data` must be a non-empty object without the members hmx sets.
-fn check_data(data: &Map<String, Value>) -> Result<(), Error> {
-    if let Some(reserved) = ["sn", "time", "auth"]
-        .into_iter()
-        .find(|k| data.contains_key(*k))
-    {
-        return Err(Error::invalid(format!(
-            "the request must not have a `{reserved}` member: hmx sets it"
-        )));
-    }
-    if data.is_empty() {
-        return Err(Error::invalid(
-            "the request is empty (a body with only sn and time would set the device clock)",
-        ));
-    }
-    Ok(())
-}
-
-/// `{"sn":…,"time":…,"auth":…, data…}` (time and auth only when signed), in a wiped buffer.
-fn body(
-    sn: &str,
-    signed: Option<(u32, totp::Code)>,
-    data: &Map<String, Value>,
-) -> Zeroizing<Vec<u8>> {
-    let mut head = Map::with_capacity(3);
-    head.insert("sn".into(), Value::String(sn.to_string()));
-    if let Some((time, code)) = signed {
-        head.insert("time".into(), Value::String(time.to_string()));
-        head.insert("auth".into(), Value::String(code.to_string()));
-    }
-    // Sized up front so the buffer holding the token never reallocates.
-    let data_len = serde_json::to_vec(data).map_or(0, |v| v.len());
-    let mut out = Zeroizing::new(Vec::with_capacity(data_len + 6 * sn.len() + 64));
-    out.push(b'{');
-    for (i, (k, v)) in head.iter().chain(data.iter()).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        // Writing strings and JSON values to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, k);
-        out.push(b':');
-        let _ = serde_json::to_writer(&mut *out, v);
-    }
-    out.push(b'}');
-    out
-}
-
-/// `host[:port]` for the URL, from an IP address or name with an optional port.
-fn authority(host: &str) -> Result<String, Error> {
-    let host = host.trim();
-    let bad = || {
-        Error::invalid(format!(
-            "{host:?} is not a device address: give an IP address or host name, optionally with :port"
-        ))
-    };
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(match ip {
-            std::net::IpAddr::V4(v4) => format!("{v4}:{DEFAULT_PORT}"),
-            std::net::IpAddr::V6(v6) => format!("[{v6}]:{DEFAULT_PORT}"),
-        });
-    }
-    if let Ok(addr) = host.parse::<std::net::SocketAddr>() {
-        return Ok(addr.to_string());
-    }
-    let (name, port) = match host.rsplit_once(':') {
-        Some((name, port)) => (name, port.parse::<u16>().map_err(|_| bad())?),
-        None => (host, DEFAULT_PORT),
-    };
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
-        && !name.starts_with(['-', '.']);
-    if !valid || port == 0 {
-        return Err(bad());
-    }
-    Ok(format!("{}:{port}", name.to_ascii_lowercase()))
-}
-
 fn agent(timeout: Duration) -> Agent {
-    Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .max_redirects_will_error(false)
-        .save_redirect_history(false)
-        .timeout_global(Some(timeout))
-        .user_agent(concat!("hmx/", env!("CARGO_PKG_VERSION")))
-        .accept("application/json")
+    http::agent_config(timeout)
         // The device is on the LAN: an environment proxy has no business seeing its tokens.
         .proxy(None)
         .build()
         .into()
 }
 
-/// The process-wide turn for one device address: the end of its last request.
-struct Gate {
-    last_end: Mutex<Option<Instant>>,
-}
-
-impl Gate {
-    /// The gate for `authority`, shared by every `Thermostat` aimed at it.
-    fn for_device(authority: &str) -> Arc<Gate> {
-        type Registry = Mutex<Vec<(String, Weak<Gate>)>>;
-        static GATES: OnceLock<Registry> = OnceLock::new();
-        let mut gates = lock(GATES.get_or_init(Default::default));
-        gates.retain(|(_, gate)| gate.strong_count() > 0);
-        if let Some(gate) = gates
-            .iter()
-            .find(|(a, _)| a == authority)
-            .and_then(|(_, g)| g.upgrade())
-        {
-            return gate;
-        }
-        let gate = Arc::new(Gate {
-            last_end: Mutex::new(None),
-        });
-        gates.push((authority.to_string(), Arc::downgrade(&gate)));
-        gate
-    }
-}
-
-/// A parameter's value normalised for its listed type (for the probe).
-pub(crate) fn listed_value(p: &Parameter) -> Option<String> {
-    let t = p.value_type().filter(|t| *t != ValueType::String)?;
-    t.normalize(&p.value).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses() {
-        let ok = [
-            ("192.168.0.1", "192.168.0.1:80"),
-            (" 10.0.0.7:8080 ", "10.0.0.7:8080"),
-            ("Thermostat.lan", "thermostat.lan:80"),
-            ("therm-1:81", "therm-1:81"),
-            ("::1", "[::1]:80"),
-            ("[fe80::1]:8080", "[fe80::1]:8080"),
-        ];
-        for (given, want) in ok {
-            assert_eq!(authority(given).unwrap(), want);
-        }
-        for bad in [
-            "",
-            "http://1.2.3.4",
-            "1.2.3.4/api.cgi",
-            "a:b",
-            "host:0",
-            "user@host",
-            "-x",
-            "a b",
-        ] {
-            assert!(authority(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn bodies_put_sn_time_auth_first() {
-        let mut data = Map::new();
-        data.insert("par".into(), serde_json::json!([[23, 2, "5"]]));
-        let signed = body("SN1", Some((30, totp::code(b"k", 30))), &data);
-        let text = std::str::from_utf8(&signed).unwrap();
-        let want = format!(
-            r#"{{"sn":"SN1","time":"30","auth":"{}","par":[[23,2,"5"]]}}"#,
-            totp::code(b"k", 30)
-        );
-        assert_eq!(text, want);
-        assert_eq!(
-            &body("SN1", None, &data)[..],
-            br#"{"sn":"SN1","par":[[23,2,"5"]]}"#
-        );
-        assert!(check_data(&Map::new()).is_err());
-    }
 
     #[test]
     fn gates_are_shared_per_address() {

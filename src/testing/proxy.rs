@@ -1,5 +1,6 @@
 //! The stand-in HTTP proxy: `CONNECT` tunnels on 127.0.0.1 that it counts and records.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -70,7 +71,7 @@ struct Shared {
 
 impl Shared {
     fn record(&self, bytes: &[u8]) {
-        let mut recorded = self.recorded.lock().unwrap();
+        let mut recorded = lock(&self.recorded);
         let room = RECORD_LIMIT.saturating_sub(recorded.len());
         recorded.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
@@ -121,7 +122,7 @@ impl MockProxy {
 
     /// Every byte it read or wrote, in both directions, `CONNECT` requests included.
     pub fn recorded(&self) -> Vec<u8> {
-        self.shared.recorded.lock().unwrap().clone()
+        lock(&self.shared.recorded).clone()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Progress on stderr for a slow fetch: after a second, on a terminal only.
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -9,17 +9,23 @@ use std::time::{Duration, Instant};
 const QUIET_FOR: Duration = Duration::from_secs(1);
 const REFRESH: Duration = Duration::from_millis(250);
 
+/// Locks `m`, taking the guard back from a poisoned lock: a progress line
+/// is never worth a second panic.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// What a step has done so far, shown after its name (e.g. "3 pages, 300 devices").
 #[derive(Clone, Default)]
 pub struct Note(Arc<Mutex<String>>);
 
 impl Note {
     pub fn set(&self, text: String) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = text;
+        *lock(&self.0) = text;
     }
 
     fn get(&self) -> String {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        lock(&self.0).clone()
     }
 }
 
@@ -48,8 +54,8 @@ impl Shown {
             let done = done.clone();
             thread::spawn(move || {
                 let start = Instant::now();
-                let (lock, signal) = &*done;
-                let mut finished = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let (finished, signal) = &*done;
+                let mut finished = lock(finished);
                 let mut drawn = false;
                 loop {
                     let wait = if drawn { REFRESH } else { QUIET_FOR };
@@ -89,8 +95,8 @@ impl Shown {
 
 impl Drop for Shown {
     fn drop(&mut self) {
-        let (lock, signal) = &*self.done;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        let (finished, signal) = &*self.done;
+        *lock(finished) = true;
         signal.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

@@ -1,6 +1,6 @@
-//! The stand-in's HTTP/1.1 server: one thread per connection, keep-alive, faults on demand.
+//! The stand-in cloud's routes: TLS, keep-alive, the login and the device pages, faults on demand.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::thread;
@@ -10,6 +10,8 @@ use rustls::{ServerConnection, StreamOwned};
 use serde_json::{Value, json};
 
 use super::{Fault, NextLink, RecordedRequest, Route, Shared};
+use crate::sync::lock;
+use crate::testing::wire::{Reply, Request, read_request};
 
 /// The port of a `scheme://host:port` URL.
 fn port_of(url: &str) -> &str {
@@ -46,7 +48,7 @@ pub(crate) fn serve_connection(tcp: TcpStream, shared: &Shared) -> io::Result<()
         if !request.well_formed {
             // What a real HTTP server does with bytes that are not HTTP (a TLS
             // ClientHello, say): answer 400 and close.
-            let answer = Answer::json(400, json!({"detail": "Bad request."}));
+            let answer = Reply::json(400, json!({"detail": "Bad request."}));
             reader.get_mut().write_all(&answer.bytes())?;
             break;
         }
@@ -58,150 +60,6 @@ pub(crate) fn serve_connection(tcp: TcpStream, shared: &Shared) -> io::Result<()
     Ok(())
 }
 
-pub(crate) struct Request {
-    pub(crate) well_formed: bool,
-    pub(crate) method: String,
-    pub(crate) path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
-}
-
-impl Request {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn page(&self) -> usize {
-        self.query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("page="))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1)
-    }
-}
-
-pub(crate) fn read_request(reader: &mut impl BufRead) -> io::Result<Option<Request>> {
-    let first = reader.fill_buf()?;
-    if first.is_empty() {
-        return Ok(None);
-    }
-    let mut line = String::new();
-    if first[0].is_ascii_uppercase() {
-        let mut raw = Vec::new();
-        reader.read_until(b'\n', &mut raw)?;
-        line = String::from_utf8_lossy(&raw).into_owned();
-    }
-    let mut words = line.split_whitespace();
-    let method = words.next().unwrap_or_default().to_string();
-    let target = words.next().unwrap_or_default();
-    let well_formed = target.starts_with('/')
-        && words.next().is_some_and(|v| v.starts_with("HTTP/1."))
-        && method.bytes().all(|b| b.is_ascii_uppercase());
-    if !well_formed {
-        return Ok(Some(Request {
-            well_formed,
-            method,
-            path: String::new(),
-            query: String::new(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }));
-    }
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let (path, query) = (path.to_string(), query.to_string());
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(None);
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
-        }
-    }
-    let length = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(1 << 20);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    Ok(Some(Request {
-        well_formed,
-        method,
-        path,
-        query,
-        headers,
-        body,
-    }))
-}
-
-/// A response before it is written: status, extra headers, body.
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
-}
-
-impl Answer {
-    pub(crate) fn json(status: u16, body: Value) -> Answer {
-        Answer {
-            status,
-            headers: Vec::new(),
-            body: body.to_string().into_bytes(),
-        }
-    }
-
-    pub(crate) fn bytes(&self) -> Vec<u8> {
-        let mut head = format!(
-            "HTTP/1.1 {} {}\r\nContent-Length: {}\r\n",
-            self.status,
-            reason(self.status),
-            self.body.len()
-        );
-        let typed = self
-            .headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-        if !typed {
-            head.push_str("Content-Type: application/json\r\n");
-        }
-        for (name, value) in &self.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(&self.body);
-        bytes
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        302 => "Found",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
-}
-
 /// Answers one request, applying a fault when one matches. Returns whether
 /// the connection stays open.
 fn respond(stream: &mut dyn Duplex, shared: &Shared, request: &Request) -> io::Result<bool> {
@@ -210,7 +68,7 @@ fn respond(stream: &mut dyn Duplex, shared: &Shared, request: &Request) -> io::R
         ("GET", "/api/device/") => Some(Route::DevicePage(request.page())),
         _ => None,
     };
-    shared.requests.lock().unwrap().push(RecordedRequest {
+    lock(&shared.requests).push(RecordedRequest {
         method: request.method.clone(),
         path: request.path.clone(),
         query: request.query.clone(),
@@ -221,7 +79,7 @@ fn respond(stream: &mut dyn Duplex, shared: &Shared, request: &Request) -> io::R
     let answer = || match route {
         Some(Route::Login) => login(shared, request),
         Some(Route::DevicePage(n)) => device_page(shared, request, n),
-        _ => Answer::json(404, json!({"detail": "Not found."})),
+        _ => Reply::json(404, json!({"detail": "Not found."})),
     };
     let answer = match fault {
         None => answer(),
@@ -229,17 +87,17 @@ fn respond(stream: &mut dyn Duplex, shared: &Shared, request: &Request) -> io::R
             status,
             headers,
             body,
-        }) => Answer {
+        }) => Reply {
             status,
             headers,
             body,
         },
-        Some(Fault::Body(body)) => Answer {
+        Some(Fault::Body(body)) => Reply {
             status: 200,
             headers: Vec::new(),
             body,
         },
-        Some(Fault::Redirect(location)) => Answer {
+        Some(Fault::Redirect(location)) => Reply {
             status: 302,
             headers: vec![("Location".into(), location)],
             body: Vec::new(),
@@ -286,7 +144,7 @@ fn respond(stream: &mut dyn Duplex, shared: &Shared, request: &Request) -> io::R
     Ok(request.header("connection") != Some("close"))
 }
 
-fn echo_secret(request: &Request, route: Option<Route>, status: u16, padding: usize) -> Answer {
+fn echo_secret(request: &Request, route: Option<Route>, status: u16, padding: usize) -> Reply {
     let text: String = "The request was refused. "
         .chars()
         .cycle()
@@ -295,7 +153,7 @@ fn echo_secret(request: &Request, route: Option<Route>, status: u16, padding: us
     if route == Some(Route::Login) {
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let password = body["password"].as_str().unwrap_or_default();
-        return Answer::json(
+        return Reply::json(
             status,
             json!({"non_field_errors": [format!("{text}submitted password: {password}")]}),
         );
@@ -304,10 +162,10 @@ fn echo_secret(request: &Request, route: Option<Route>, status: u16, padding: us
         .header("authorization")
         .and_then(|v| v.strip_prefix("Token "))
         .unwrap_or_default();
-    Answer::json(status, json!({"detail": format!("{text}token {token}")}))
+    Reply::json(status, json!({"detail": format!("{text}token {token}")}))
 }
 
-fn login(shared: &Shared, request: &Request) -> Answer {
+fn login(shared: &Shared, request: &Request) -> Reply {
     let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
     let field = |name: &str| body.get(name).and_then(Value::as_str);
     let (Some(email), Some(password)) = (field("email"), field("password")) else {
@@ -317,35 +175,35 @@ fn login(shared: &Shared, request: &Request) -> Answer {
                 errors.insert(name.into(), json!(["This field is required."]));
             }
         }
-        return Answer::json(400, Value::Object(errors));
+        return Reply::json(400, Value::Object(errors));
     };
     let known = shared
         .accounts
         .iter()
         .any(|(e, p)| e.eq_ignore_ascii_case(email) && p == password);
     if !known {
-        return Answer::json(
+        return Reply::json(
             400,
             json!({"non_field_errors": ["Unable to log in with provided credentials."]}),
         );
     }
     let token = shared.issue_token();
-    Answer::json(
+    Reply::json(
         200,
         json!({"access_token": token, "user_name": email.split('@').next(), "is_timezone_chosen": true}),
     )
 }
 
-fn device_page(shared: &Shared, request: &Request, page: usize) -> Answer {
+fn device_page(shared: &Shared, request: &Request, page: usize) -> Reply {
     let authorized = request
         .header("authorization")
         .and_then(|v| v.strip_prefix("Token "))
-        .is_some_and(|t| shared.tokens.lock().unwrap().iter().any(|known| known == t));
+        .is_some_and(|t| lock(&shared.tokens).iter().any(|known| known == t));
     if !authorized {
-        return Answer::json(401, json!({"detail": "Invalid token."}));
+        return Reply::json(401, json!({"detail": "Invalid token."}));
     }
     let answer = {
-        let devices = shared.devices.lock().unwrap();
+        let devices = lock(&shared.devices);
         // DRF writes absolute links from the Host header the request carried.
         let authority = shared.base_url.split_once("://").map_or("", |(_, a)| a);
         let host = request.header("host").unwrap_or(authority);
@@ -356,13 +214,13 @@ fn device_page(shared: &Shared, request: &Request, page: usize) -> Answer {
 }
 
 /// Page `page` of `devices`, as DRF's PageNumberPagination writes it.
-fn page_of(shared: &Shared, host: &str, devices: &[Value], page: usize) -> Answer {
+fn page_of(shared: &Shared, host: &str, devices: &[Value], page: usize) -> Reply {
     let scheme = shared.base_url.split("://").next().unwrap_or("https");
     let host_name = host.rsplit_once(':').map_or(host, |(name, _)| name);
     let size = shared.page_size.max(1);
     let pages = devices.len().div_ceil(size).max(1);
     if page == 0 || page > pages {
-        return Answer::json(404, json!({"detail": "Invalid page."}));
+        return Reply::json(404, json!({"detail": "Invalid page."}));
     }
     let link = |n: usize| -> Value {
         let path = if n == 1 {
@@ -398,7 +256,7 @@ fn page_of(shared: &Shared, host: &str, devices: &[Value], page: usize) -> Answe
     let start = (page - 1) * size;
     let end = (start + size).min(devices.len());
     let results = &devices[start.min(end)..end];
-    Answer::json(
+    Reply::json(
         200,
         json!({"count": devices.len(), "next": next, "previous": previous, "results": results}),
     )

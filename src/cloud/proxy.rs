@@ -1,4 +1,4 @@
-//! Network settings of a client: which proxy its requests go through and which roots it trusts.
+//! Which proxy a client's requests go through: given, from the environment, or none.
 //!
 //! A proxy is used only for https origins and always through `CONNECT`: the
 //! proxy learns the cloud's host name and relays TLS it cannot read, never the
@@ -9,90 +9,9 @@ use std::fmt;
 
 use ureq::Proxy;
 use ureq::http::Uri;
-use ureq::tls::{Certificate, PemItem, RootCerts};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
-
-/// Which certificate authorities a client trusts for the cloud's TLS certificate.
-#[derive(Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Roots {
-    /// The public (Mozilla) roots built into hmx: the same on every machine. The default.
-    #[default]
-    Bundled,
-    /// The operating system's trust store, as `rustls-native-certs` reads it
-    /// (on Linux `SSL_CERT_FILE`/`SSL_CERT_DIR` when set, else the
-    /// distribution's bundle): for networks that inspect TLS with their own
-    /// CA, or private deployments whose CA is installed system-wide.
-    System,
-    /// Only the certificates in this PEM text.
-    Pem(Vec<u8>),
-}
-
-impl fmt::Debug for Roots {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Roots::Bundled => "Bundled",
-            Roots::System => "System",
-            Roots::Pem(_) => "Pem(<pem>)",
-        })
-    }
-}
-
-impl Roots {
-    /// The roots as ureq takes them; a PEM or system store without a usable
-    /// certificate is `InvalidArgument`.
-    pub(crate) fn load(&self) -> Result<RootCerts, Error> {
-        match self {
-            Roots::Bundled => Ok(RootCerts::WebPki),
-            Roots::Pem(pem) => Ok(RootCerts::new_with_certs(&parse_pem(pem)?)),
-            Roots::System => {
-                let found = rustls_native_certs::load_native_certs();
-                let certs: Vec<Certificate<'static>> = found
-                    .certs
-                    .into_iter()
-                    .filter(|c| usable(c.as_ref()).is_ok())
-                    .map(|c| Certificate::from_der(c.as_ref()).to_owned())
-                    .collect();
-                if certs.is_empty() {
-                    let why = found
-                        .errors
-                        .first()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default();
-                    return Err(Error::invalid(format!(
-                        "the system trust store has no usable certificate{why}"
-                    )));
-                }
-                Ok(RootCerts::new_with_certs(&certs))
-            }
-        }
-    }
-}
-
-/// Whether rustls can use `der` as a trust anchor.
-fn usable(der: &[u8]) -> Result<(), rustls::Error> {
-    rustls::RootCertStore::empty().add(rustls::pki_types::CertificateDer::from(der.to_vec()))
-}
-
-fn parse_pem(pem: &[u8]) -> Result<Vec<Certificate<'static>>, Error> {
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
-        if let PemItem::Certificate(cert) =
-            item.map_err(|e| Error::invalid(format!("root CA PEM: {e}")))?
-        {
-            // Checked now, so that a bad CA fails here and not at connect.
-            usable(cert.der())
-                .map_err(|e| Error::invalid(format!("root CA PEM: unusable certificate: {e}")))?;
-            certs.push(cert);
-        }
-    }
-    if certs.is_empty() {
-        return Err(Error::invalid("root CA PEM holds no certificate"));
-    }
-    Ok(certs)
-}
 
 /// Where a client's proxy comes from.
 #[derive(Clone, Default)]

@@ -1,0 +1,329 @@
+//! One device's turn at the wire: pacing, the device clock, signed bodies and retries.
+
+use std::sync::MutexGuard;
+use std::thread;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+use super::parameters::loose_u64;
+use super::thermostat::Thermostat;
+use crate::error::{Error, ErrorKind};
+use crate::retry::{self, Retry};
+use crate::secret::TotpKey;
+use crate::totp::{self, Scheme};
+
+/// What a read retried after lost connections ended with.
+const DROPPED: &str = "a dropped connection";
+
+/// Whether a request may be sent again after an answer that says nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// Reading changes nothing: retried after busy, empty and cut-off answers.
+    Read,
+    /// The device may have acted: retried only after it said busy.
+    Write,
+}
+
+/// An answer before retries are decided.
+enum Answer {
+    Object(Map<String, Value>),
+    Busy,
+    Empty,
+    CutOff,
+    NotJson,
+}
+
+/// One device's turn at the wire: sends requests paced by the minimum interval.
+pub(super) struct Session<'a> {
+    pub(super) t: &'a Thermostat,
+    pub(super) last_end: MutexGuard<'a, Option<Instant>>,
+}
+
+impl Session<'_> {
+    /// Waits until the minimum interval since the last request's end has passed.
+    fn pace(&self) {
+        if let Some(end) = *self.last_end {
+            let ready = end + self.t.min_interval;
+            let now = Instant::now();
+            if ready > now {
+                thread::sleep(ready - now);
+            }
+        }
+    }
+
+    /// Sends `body` once (after pacing) and sorts out the answer.
+    fn send_once(&mut self, body: &[u8], what: &str) -> Result<Answer, Error> {
+        self.pace();
+        let result = self
+            .t
+            .agent
+            .post(&self.t.url)
+            .header("Content-Type", "application/json")
+            .header("Connection", "close")
+            .send(body)
+            .map_err(|e| Error::from_transport(e, what))
+            .and_then(|response| crate::http::read_reply(response, what));
+        *self.last_end = Some(Instant::now());
+        let transient = retry::transient(&result);
+        let reply = result?;
+        if !(200..=299).contains(&reply.status) {
+            let e = Error::new(ErrorKind::Http, format!("{what}: HTTP {}", reply.status))
+                .with_status(reply.status);
+            return Err(if transient { e.transient() } else { e });
+        }
+        let text = reply.body.trim_ascii();
+        if text.is_empty() {
+            return Ok(Answer::Empty);
+        }
+        let answer = match serde_json::from_slice::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => {
+                return Err(Error::protocol(format!(
+                    "{what}: the answer is not a JSON object"
+                )));
+            }
+            Err(e) if e.is_eof() => return Ok(Answer::CutOff),
+            Err(_) => return Ok(Answer::NotJson),
+        };
+        if answer.get("status").and_then(Value::as_str) == Some("timeout") {
+            return Ok(Answer::Busy);
+        }
+        if answer.get("success").and_then(Value::as_str) == Some("block") {
+            return Err(Error::new(
+                ErrorKind::Blocked,
+                format!(
+                    "{what}: the device refused the request: LAN locking is on and the token was missing or wrong"
+                ),
+            ));
+        }
+        match answer.get("sn") {
+            Some(Value::String(sn)) if !sn.trim().eq_ignore_ascii_case(&self.t.sn) => {
+                return Err(Error::protocol(format!(
+                    "{what}: the device at this address is {sn}, not {}",
+                    self.t.sn
+                )));
+            }
+            _ => {}
+        }
+        Ok(Answer::Object(answer))
+    }
+
+    /// Sends a fixed body, retrying as `kind` allows, and returns the answer object.
+    pub(super) fn exchange(
+        &mut self,
+        body: &[u8],
+        kind: Kind,
+        what: &str,
+    ) -> Result<Map<String, Value>, Error> {
+        self.exchange_with(kind, what, |_| Ok(Zeroizing::new(body.to_vec())))
+    }
+
+    /// Sends what `make` builds (afresh for every attempt, so a signed write
+    /// sent again after busy gets a fresh clock read and token), retrying as
+    /// `kind` allows.
+    fn exchange_with(
+        &mut self,
+        kind: Kind,
+        what: &str,
+        mut make: impl FnMut(&mut Self) -> Result<Zeroizing<Vec<u8>>, Error>,
+    ) -> Result<Map<String, Value>, Error> {
+        let policy = Retry::DEVICE;
+        let mut last = "";
+        for attempt in 0..=policy.retries {
+            policy.wait_before(attempt);
+            let body = make(self)?;
+            let answer = match self.send_once(&body, what) {
+                Ok(answer) => answer,
+                Err(e) if kind == Kind::Read && e.is_transient() => {
+                    last = DROPPED;
+                    continue;
+                }
+                Err(e) => return Err(self.t.context(e)),
+            };
+            last = match answer {
+                Answer::Object(map) => return Ok(map),
+                Answer::Busy => "busy ({\"status\":\"timeout\"})",
+                Answer::Empty => "an empty body",
+                Answer::CutOff => "cut-off JSON",
+                Answer::NotJson => "a body that is not JSON",
+            };
+            if kind == Kind::Write && !matches!(answer, Answer::Busy) {
+                return Err(self.t.context(Error::protocol(format!(
+                    "{what}: the device answered with {last}; it may have applied the write, so it was not sent again"
+                ))));
+            }
+        }
+        let tries = policy.tries();
+        let message = format!("{what}: the device answered {tries} times with {last}");
+        let kind = if last.starts_with("busy") {
+            ErrorKind::Timeout
+        } else if last == DROPPED {
+            ErrorKind::Network
+        } else {
+            ErrorKind::Protocol
+        };
+        Err(self.t.context(Error::new(kind, message)))
+    }
+
+    /// The device clock: cmd 3, else the telemetry's `time`.
+    pub(super) fn device_time(&mut self) -> Result<u32, Error> {
+        for cmd in [3, 4] {
+            let body = format!(r#"{{"cmd":{cmd}}}"#);
+            let answer = self.exchange(body.as_bytes(), Kind::Read, &format!("cmd {cmd}"))?;
+            if let Some(time) = answer.get("time") {
+                return loose_u64(time)
+                    .and_then(|t| u32::try_from(t).ok())
+                    .ok_or_else(|| {
+                        self.t.context(Error::protocol(format!(
+                            "cmd {cmd}: the device clock {time} is not seconds since 2000"
+                        )))
+                    });
+            }
+        }
+        Err(self.t.context(Error::protocol(
+            "the device reports no clock: neither cmd 3 nor the telemetry has `time`",
+        )))
+    }
+
+    /// A write: `sn` and `data`, signed with the device's clock when a key is set.
+    pub(super) fn write(
+        &mut self,
+        data: &Map<String, Value>,
+        scheme: Scheme,
+    ) -> Result<Map<String, Value>, Error> {
+        check_data(data)?;
+        let t = self.t;
+        let Some(key) = &t.key else {
+            let body = body(&t.sn, None, data);
+            return self
+                .exchange(&body, Kind::Write, "write")
+                .map_err(|e| explain_block(e, "no key is set"));
+        };
+        let mut signed_at = 0;
+        self.exchange_with(Kind::Write, "signed write", |session| {
+            let (time, body) = session.sign(key, scheme, data)?;
+            signed_at = time;
+            Ok(body)
+        })
+        .map_err(|e| {
+            explain_block(
+                e,
+                &format!("signed with scheme {scheme} at device time {signed_at}"),
+            )
+        })
+    }
+
+    /// Reads the clock and signs `data`, ready to send: the pacing wait is
+    /// over. When a 30-second window may have turned during that wait, reads
+    /// the clock and signs once more.
+    fn sign(
+        &mut self,
+        key: &TotpKey,
+        scheme: Scheme,
+        data: &Map<String, Value>,
+    ) -> Result<(u32, Zeroizing<Vec<u8>>), Error> {
+        let window = |t: u64| t / u64::from(totp::PERIOD);
+        for attempt in 0..2 {
+            let time = self.device_time()?;
+            let read_at = Instant::now();
+            let code = scheme
+                .code(key.as_bytes(), time)
+                .map_err(|e| self.t.context(e))?;
+            let body = body(&self.t.sn, Some((time, code)), data);
+            self.pace();
+            // The clock read is whole seconds: the device may be up to 1 s further on.
+            let latest = u64::from(time) + read_at.elapsed().as_secs() + 1;
+            if attempt == 0 && window(latest) != window(u64::from(time)) {
+                continue;
+            }
+            return Ok((time, body));
+        }
+        unreachable!("the second attempt always returns")
+    }
+}
+
+/// Adds what hmx knows to a `Blocked` error.
+fn explain_block(e: Error, how: &str) -> Error {
+    if e.kind() != ErrorKind::Blocked {
+        return e;
+    }
+    Error::new(
+        ErrorKind::Blocked,
+        format!(
+            "{} ({how}; if a fresh token is refused, Thermostat::probe tells which scheme the firmware uses)",
+            e.message()
+        ),
+    )
+}
+
+/// `data` must be a non-empty object without the members hmx sets.
+pub(crate) fn check_data(data: &Map<String, Value>) -> Result<(), Error> {
+    if let Some(reserved) = ["sn", "time", "auth"]
+        .into_iter()
+        .find(|k| data.contains_key(*k))
+    {
+        return Err(Error::invalid(format!(
+            "the request must not have a `{reserved}` member: hmx sets it"
+        )));
+    }
+    if data.is_empty() {
+        return Err(Error::invalid(
+            "the request is empty (a body with only sn and time would set the device clock)",
+        ));
+    }
+    Ok(())
+}
+
+/// `{"sn":…,"time":…,"auth":…, data…}` (time and auth only when signed), in a wiped buffer.
+pub(crate) fn body(
+    sn: &str,
+    signed: Option<(u32, totp::Code)>,
+    data: &Map<String, Value>,
+) -> Zeroizing<Vec<u8>> {
+    let mut head = Map::with_capacity(3);
+    head.insert("sn".into(), Value::String(sn.to_string()));
+    if let Some((time, code)) = signed {
+        head.insert("time".into(), Value::String(time.to_string()));
+        head.insert("auth".into(), Value::String(code.to_string()));
+    }
+    // Sized up front so the buffer holding the token never reallocates.
+    let data_len = serde_json::to_vec(data).map_or(0, |v| v.len());
+    let mut out = Zeroizing::new(Vec::with_capacity(data_len + 6 * sn.len() + 64));
+    out.push(b'{');
+    for (i, (k, v)) in head.iter().chain(data.iter()).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing strings and JSON values to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, k);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut *out, v);
+    }
+    out.push(b'}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_put_sn_time_auth_first() {
+        let mut data = Map::new();
+        data.insert("par".into(), serde_json::json!([[23, 2, "5"]]));
+        let signed = body("SN1", Some((30, totp::code(b"k", 30))), &data);
+        let text = std::str::from_utf8(&signed).unwrap();
+        let want = format!(
+            r#"{{"sn":"SN1","time":"30","auth":"{}","par":[[23,2,"5"]]}}"#,
+            totp::code(b"k", 30)
+        );
+        assert_eq!(text, want);
+        assert_eq!(
+            &body("SN1", None, &data)[..],
+            br#"{"sn":"SN1","par":[[23,2,"5"]]}"#
+        );
+        assert!(check_data(&Map::new()).is_err());
+    }
+}

@@ -1,0 +1,297 @@
+//! The simulated unit behind the stand-in thermostat: one request at a time, reads, signed writes, faults.
+
+use std::io::{self, BufReader, Write};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use super::{Device, DeviceFault, FaultRule, HANG_LIMIT, On, READ_ONLY, Shared, WriteAnswer};
+use crate::local::ValueType;
+use crate::sync::lock;
+use crate::testing::wire::{Reply, Request, read_request};
+use crate::totp;
+
+pub(super) fn device_now(offset: i64) -> u32 {
+    (i64::from(totp::device_time_now()) + offset).clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// What one request gets.
+enum Outcome {
+    Json(Value),
+    Raw(Vec<u8>),
+    Silence,
+}
+
+pub(super) fn serve(tcp: TcpStream, shared: &Shared) -> io::Result<()> {
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+    tcp.set_nodelay(true)?;
+    let mut reader = BufReader::new(tcp);
+    while let Some(request) = read_request(&mut reader)? {
+        let reply =
+            if !request.well_formed || request.method != "POST" || request.path != "/api.cgi" {
+                Outcome::Raw(Reply::json(404, json!({})).bytes())
+            } else {
+                take_turn(shared, &request)
+            };
+        let bytes = match reply {
+            Outcome::Json(v) => Reply::json(200, v).bytes(),
+            Outcome::Raw(bytes) => bytes,
+            Outcome::Silence => {
+                let start = Instant::now();
+                while !shared.shutdown.load(Ordering::SeqCst) && start.elapsed() < HANG_LIMIT {
+                    thread::sleep(Duration::from_millis(20));
+                }
+                return Ok(());
+            }
+        };
+        reader.get_mut().write_all(&bytes)?;
+        reader.get_mut().flush()?;
+        if request.header("connection") == Some("close") {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// One request at a time: a second one in flight is answered busy.
+fn take_turn(shared: &Shared, request: &Request) -> Outcome {
+    let start = Instant::now();
+    let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    {
+        let mut device = lock(&shared.device);
+        device.stats.requests += 1;
+        device.stats.max_concurrent = device.stats.max_concurrent.max(in_flight);
+        if let Some(end) = device.last_end {
+            let gap = start.saturating_duration_since(end);
+            device.stats.min_gap = Some(device.stats.min_gap.map_or(gap, |g| g.min(gap)));
+        }
+        device
+            .bodies
+            .push(String::from_utf8_lossy(&request.body).into_owned());
+        if in_flight > 1 {
+            device.stats.concurrent_refused += 1;
+            shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return Outcome::Json(json!({"status": "timeout"}));
+        }
+    }
+    thread::sleep(shared.service_time);
+    let reply = handle(shared, &request.body);
+    let mut device = lock(&shared.device);
+    device.last_end = Some(Instant::now());
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    reply
+}
+
+fn handle(shared: &Shared, body: &[u8]) -> Outcome {
+    let request = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map,
+        _ => return Outcome::Json(json!({"success": "false"})),
+    };
+    let read = match request.get("cmd").and_then(Value::as_u64) {
+        Some(cmd @ 1..=4) if !request.contains_key("par") && !request.contains_key("tt") => {
+            Some(cmd as u8)
+        }
+        _ => None,
+    };
+    let mut device = lock(&shared.device);
+    let fault = take_fault(&mut device.faults, read);
+    match fault {
+        Some(DeviceFault::Busy) => return Outcome::Json(json!({"status": "timeout"})),
+        Some(DeviceFault::NoAnswer) => return Outcome::Silence,
+        _ => {}
+    }
+    let answer = match read {
+        Some(cmd) => read_answer(shared, &device, cmd),
+        None => write(shared, &mut device, &request),
+    };
+    match fault {
+        Some(DeviceFault::Empty) => Outcome::Raw(
+            Reply {
+                status: 200,
+                headers: Vec::new(),
+                body: Vec::new(),
+            }
+            .bytes(),
+        ),
+        Some(DeviceFault::CutOff) => {
+            let mut text = answer.to_string().into_bytes();
+            text.truncate(text.len() / 2);
+            Outcome::Raw(
+                Reply {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: text,
+                }
+                .bytes(),
+            )
+        }
+        _ => Outcome::Json(answer),
+    }
+}
+
+fn take_fault(faults: &mut Vec<FaultRule>, read: Option<u8>) -> Option<DeviceFault> {
+    let i = faults.iter().position(|r| match r.on {
+        On::Any => true,
+        On::Cmd(c) => read == Some(c),
+        On::Write => read.is_none(),
+    })?;
+    let fault = faults[i].fault;
+    faults[i].remaining -= 1;
+    if faults[i].remaining == 0 {
+        faults.remove(i);
+    }
+    Some(fault)
+}
+
+fn with_sn(shared: &Shared, mut answer: Map<String, Value>) -> Value {
+    if shared.sn_in_answers {
+        let mut out = Map::new();
+        out.insert("sn".into(), json!(shared.sn));
+        out.append(&mut answer);
+        return Value::Object(out);
+    }
+    Value::Object(answer)
+}
+
+fn read_answer(shared: &Shared, device: &Device, cmd: u8) -> Value {
+    let mut answer = Map::new();
+    match cmd {
+        1 => {
+            let par: Vec<Value> = device
+                .parameters
+                .iter()
+                .map(|(id, t, v)| json!([id, t, v]))
+                .collect();
+            answer.insert("par".into(), Value::Array(par));
+        }
+        2 => return json!({"tt": device.schedule}),
+        3 if shared.cmd3 => {
+            answer.insert(
+                "time".into(),
+                json!(device_now(device.clock_offset).to_string()),
+            );
+        }
+        3 => {}
+        _ => {
+            answer = device.telemetry.clone();
+            answer.insert(
+                "time".into(),
+                json!(device_now(device.clock_offset).to_string()),
+            );
+        }
+    }
+    with_sn(shared, answer)
+}
+
+fn flag(device: &Device, id: u16) -> bool {
+    device.parameters.iter().any(|p| p.0 == id && p.2 == "1")
+}
+
+/// Applies a write when it passes the device's checks; answers as the firmware does.
+fn write(shared: &Shared, device: &mut Device, request: &Map<String, Value>) -> Value {
+    let text = |name: &str| request.get(name).and_then(Value::as_str);
+    let time = text("time").and_then(|t| t.parse::<u32>().ok());
+    let now = device_now(device.clock_offset);
+    let blocked = |device: &mut Device| {
+        device.stats.writes_blocked += 1;
+        json!({"success": "block"})
+    };
+    // LAN and cloud locking both on: every network write is refused.
+    if flag(device, 114) && flag(device, 115) {
+        return blocked(device);
+    }
+    if flag(device, 114) {
+        let Some((key, scheme)) = &shared.key else {
+            return blocked(device);
+        };
+        let (Some(time), Some(auth)) = (time, text("auth")) else {
+            return blocked(device);
+        };
+        let expected = scheme.code(key.as_bytes(), time).map(|c| c.to_string());
+        // The token must be right for the time sent, and that time within one
+        // 30-second window of the device's own clock.
+        let window = |t: u32| i64::from(t / totp::PERIOD);
+        let fresh = (window(time) - window(now)).abs() <= 1;
+        if expected.as_deref() != Ok(auth) || !fresh {
+            return blocked(device);
+        }
+    }
+    if let Some(time) = time {
+        // No command with a time earlier than the last one processed.
+        if device.last_time.is_some_and(|last| time < last) {
+            return blocked(device);
+        }
+    }
+    if text("sn") != Some(shared.sn.as_str()) {
+        device.stats.writes_rejected += 1;
+        return json!({"success": "false"});
+    }
+    let data: Vec<&String> = request
+        .keys()
+        .filter(|k| !["sn", "time", "auth"].contains(&k.as_str()))
+        .collect();
+    if data.is_empty() {
+        if let Some(time) = time {
+            // Only sn and time: the device sets its clock (and would stop syncing it from the cloud).
+            device.stats.clock_sets += 1;
+            device.clock_offset = i64::from(time) - i64::from(totp::device_time_now());
+            return json!({"success": "true"});
+        }
+        device.stats.writes_rejected += 1;
+        return json!({"success": "false"});
+    }
+    let mut changes = Vec::new();
+    if let Some(par) = request.get("par") {
+        let Some(entries) = par.as_array() else {
+            device.stats.writes_rejected += 1;
+            return json!({"success": "false"});
+        };
+        for entry in entries {
+            match check_entry(device, entry) {
+                Some(change) => changes.push(change),
+                None => {
+                    device.stats.writes_rejected += 1;
+                    return json!({"success": "false"});
+                }
+            }
+        }
+    }
+    if let Some(Value::Object(days)) = request.get("tt") {
+        for (day, periods) in days {
+            device.schedule.insert(day.clone(), periods.clone());
+        }
+    }
+    for (id, value) in changes {
+        if let Some(p) = device.parameters.iter_mut().find(|p| p.0 == id) {
+            p.2 = value.clone();
+        }
+        device.applied.push((id, value));
+    }
+    if let Some(time) = time {
+        device.last_time = Some(device.last_time.map_or(time, |last| last.max(time)));
+    }
+    device.stats.writes_applied += 1;
+    match shared.write_answer {
+        WriteAnswer::Success => json!({"success": "true"}),
+        WriteAnswer::Parameters => read_answer(shared, device, 1),
+    }
+}
+
+/// `[id, type, "value"]` checked against the device's own list and type codes.
+fn check_entry(device: &Device, entry: &Value) -> Option<(u16, String)> {
+    let [id, code, value] = entry.as_array()?.as_slice() else {
+        return None;
+    };
+    let id = u16::try_from(id.as_u64()?).ok()?;
+    let code = u8::try_from(code.as_u64()?).ok()?;
+    let value = value.as_str()?;
+    let listed = device.parameters.iter().find(|p| p.0 == id)?;
+    if listed.1 != code || READ_ONLY.contains(&id) {
+        return None;
+    }
+    let normal = ValueType::from_code(code)?.normalize(value).ok()?;
+    (normal == value).then_some((id, normal))
+}
