@@ -32,11 +32,31 @@ pub use thermostat::{
 
 pub use proxy::{MockProxy, MockProxyBuilder, ProxyStats};
 
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 use std::{io, thread};
+
+/// A stand-in's accept loop on a thread of its own; dropping it stops the
+/// loop (it sets the stand-in's shutdown flag, then wakes the loop with a
+/// connection of its own) and waits for it.
+pub(crate) struct Acceptor {
+    addr: SocketAddr,
+    stop: Box<dyn Fn() + Send + Sync>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Acceptor {
+    fn drop(&mut self) {
+        (self.stop)();
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
 
 /// Accepts connections on `listener` until `shutdown(&shared)` is set, and
 /// serves each with `serve` on a thread of its own: the stand-ins' accept loop.
@@ -45,8 +65,10 @@ pub(crate) fn serve_each<S: Send + Sync + 'static>(
     shared: Arc<S>,
     shutdown: fn(&S) -> &AtomicBool,
     serve: fn(TcpStream, &S) -> io::Result<()>,
-) -> JoinHandle<()> {
-    thread::spawn(move || {
+) -> io::Result<Acceptor> {
+    let addr = listener.local_addr()?;
+    let stopping = shared.clone();
+    let thread = thread::spawn(move || {
         for stream in listener.incoming() {
             if shutdown(&shared).load(Ordering::SeqCst) {
                 break;
@@ -57,5 +79,10 @@ pub(crate) fn serve_each<S: Send + Sync + 'static>(
                 let _ = serve(stream, &shared);
             });
         }
+    });
+    Ok(Acceptor {
+        addr,
+        stop: Box::new(move || shutdown(&stopping).store(true, Ordering::SeqCst)),
+        thread: Some(thread),
     })
 }

@@ -1,13 +1,15 @@
 //! The stand-in HTTP proxy: `CONNECT` tunnels on 127.0.0.1 that it counts and records.
 
-use crate::sync::lock;
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
+
+use super::Acceptor;
+use crate::sync::lock;
 
 /// Bytes recorded at most; more are relayed but not kept.
 const RECORD_LIMIT: usize = 64 * 1024 * 1024;
@@ -52,11 +54,11 @@ impl MockProxyBuilder {
             recorded: Mutex::new(Vec::new()),
             shutdown: AtomicBool::new(false),
         });
-        let accept = super::serve_each(listener, shared.clone(), |s| &s.shutdown, serve);
+        let accept = super::serve_each(listener, shared.clone(), |s| &s.shutdown, serve)?;
         Ok(MockProxy {
             shared,
             addr,
-            accept: Some(accept),
+            _accept: accept,
         })
     }
 }
@@ -90,7 +92,7 @@ pub struct ProxyStats {
 pub struct MockProxy {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    accept: Option<JoinHandle<()>>,
+    _accept: Acceptor,
 }
 
 impl std::fmt::Debug for MockProxy {
@@ -123,16 +125,6 @@ impl MockProxy {
     /// Every byte it read or wrote, in both directions, `CONNECT` requests included.
     pub fn recorded(&self) -> Vec<u8> {
         lock(&self.shared.recorded).clone()
-    }
-}
-
-impl Drop for MockProxy {
-    fn drop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
     }
 }
 

@@ -9,17 +9,15 @@ pub use faults::{Fault, ListChange, NextLink, Route, TlsMode};
 
 use demo::{random_seed, splitmix};
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 use std::{fs, io};
 
 use serde_json::{Value, json};
 
-use super::{certs, serve_each};
+use super::{Acceptor, certs, serve_each};
 use crate::sync::lock;
 use crate::{Client, ClientBuilder};
 
@@ -288,14 +286,14 @@ impl MockCloudBuilder {
             shared.clone(),
             |s| &s.shutdown,
             server::serve_connection,
-        );
+        )?;
         Ok(MockCloud {
             shared,
             base_url,
             ca_pem,
             dir,
             ca_file,
-            accept: Some(accept),
+            _accept: accept,
         })
     }
 }
@@ -307,7 +305,7 @@ pub struct MockCloud {
     ca_pem: String,
     dir: PathBuf,
     ca_file: PathBuf,
-    accept: Option<JoinHandle<()>>,
+    _accept: Acceptor,
 }
 
 impl std::fmt::Debug for MockCloud {
@@ -401,17 +399,7 @@ impl MockCloud {
 
 impl Drop for MockCloud {
     fn drop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        if let Some(addr) = self.base_url.split("://").nth(1) {
-            let _ = TcpStream::connect_timeout(
-                &addr.parse().expect("the stand-in's own address"),
-                Duration::from_secs(1),
-            );
-        }
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
+        // The accept loop stops when `_accept` drops, after this.
         let _ = fs::remove_dir_all(&self.dir);
     }
 }

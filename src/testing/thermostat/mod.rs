@@ -6,14 +6,14 @@ mod device;
 pub use announcer::{Announcer, announcement};
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+use super::Acceptor;
 use crate::local::Thermostat;
 use crate::sync::lock;
 use crate::totp::Scheme;
@@ -284,11 +284,11 @@ impl MockThermostatBuilder {
                 bodies: Vec::new(),
             }),
         });
-        let accept = super::serve_each(listener, shared.clone(), |s| &s.shutdown, serve);
+        let accept = super::serve_each(listener, shared.clone(), |s| &s.shutdown, serve)?;
         Ok(MockThermostat {
             addr,
             shared,
-            accept: Some(accept),
+            _accept: accept,
         })
     }
 }
@@ -297,7 +297,7 @@ impl MockThermostatBuilder {
 pub struct MockThermostat {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    accept: Option<JoinHandle<()>>,
+    _accept: Acceptor,
 }
 
 impl std::fmt::Debug for MockThermostat {
@@ -395,15 +395,5 @@ impl MockThermostat {
             fault,
             remaining: times,
         });
-    }
-}
-
-impl Drop for MockThermostat {
-    fn drop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
     }
 }
