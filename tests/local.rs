@@ -57,7 +57,6 @@ fn reads_parameters_telemetry_schedule_and_clock() {
     assert_eq!(local::find(&list, 31).unwrap().type_code, 1);
     let telemetry = t.telemetry().unwrap();
     assert_eq!(telemetry["t.1"], "432");
-    assert!(!telemetry.contains_key("sn"));
     let schedule = t.schedule().unwrap();
     assert_eq!(schedule.days[0][0].minute, 360);
     assert_eq!(schedule.days[6][3].temperature_tenths, 180);
@@ -520,4 +519,54 @@ fn discovery_finds_three_devices_one_of_which_moves() {
 fn discover_returns_nothing_when_nobody_announces() {
     let found = local::discover(0, Duration::from_millis(100)).unwrap();
     assert!(found.is_empty());
+}
+
+#[test]
+fn thermostats_that_come_and_go_are_paced_like_one() {
+    let device = start(MockThermostat::builder());
+    // Each call on a Thermostat of its own, dropped at once: as every C call and
+    // every short-lived Rust handle does.
+    for _ in 0..4 {
+        client(&device).telemetry().unwrap();
+    }
+    let stats = device.stats();
+    assert_eq!(stats.requests, 4, "{stats:?}");
+    let gap = stats.min_gap.unwrap();
+    assert!(
+        gap >= INTERVAL - Duration::from_millis(5),
+        "min gap {gap:?}"
+    );
+}
+
+/// `body` posted to the stand-in over a plain TCP connection: its answer's bytes, untouched.
+fn raw_answer(device: &MockThermostat, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(device.host()).unwrap();
+    write!(
+        tcp,
+        "POST /api.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    answer.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+#[test]
+fn answers_are_handed_on_as_sent() {
+    let device = start(MockThermostat::builder());
+    let sent: Map<String, Value> =
+        serde_json::from_str(&raw_answer(&device, r#"{"cmd":4}"#)).unwrap();
+    let sent: Vec<&String> = sent.keys().collect();
+    assert_eq!(
+        sent.first().map(|k| k.as_str()),
+        Some("sn"),
+        "the stand-in sends sn first"
+    );
+    let t = client(&device);
+    let telemetry = t.telemetry().unwrap();
+    assert_eq!(telemetry.keys().collect::<Vec<_>>(), sent, "telemetry()");
+    let answer = t.request(json!({"cmd": 4})).unwrap();
+    assert_eq!(answer.keys().collect::<Vec<_>>(), sent, "request()");
 }

@@ -85,7 +85,7 @@ pub(crate) fn status_error(reply: &Reply, what: &str) -> Error {
 pub(crate) fn token_from_reply(body: &[u8]) -> Result<Token, Error> {
     let mut reply: Map<String, Value> = serde_json::from_slice(body)
         .map_err(|e| Error::protocol(format!("login answer is not a JSON object: {e}")))?;
-    match reply.remove("access_token") {
+    match reply.shift_remove("access_token") {
         Some(Value::String(token)) => Token::new(token)
             .map_err(|_| Error::protocol("login answer has an unusable access_token")),
         _ => Err(Error::protocol("login answer has no access_token")),

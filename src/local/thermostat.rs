@@ -180,14 +180,13 @@ impl Thermostat {
         Ok(list)
     }
 
-    /// `{"cmd":4}`: the telemetry object as sent (all values strings on known
-    /// firmware: `t.N` temperatures in 1/16 °C, `m.N` modes, `o.0` RSSI, `f.N`
-    /// flags, `time` on newer firmware). No field is required: some units
-    /// leave fields out while off.
+    /// `{"cmd":4}`: the telemetry object as sent, every member in the
+    /// device's order, `sn` included (all values strings on known firmware:
+    /// `t.N` temperatures in 1/16 °C, `m.N` modes, `o.0` RSSI, `f.N` flags,
+    /// `time` on newer firmware). No field is required: some units leave
+    /// fields out while off.
     pub fn telemetry(&self) -> Result<Map<String, Value>, Error> {
-        let mut answer = self.read(4)?;
-        answer.remove("sn");
-        Ok(answer)
+        self.read(4)
     }
 
     /// `{"cmd":2}`: the week's schedule.
