@@ -9,7 +9,7 @@ A stdlib-only package (ctypes) over the hmx C library::
             print(device.sn, device.name, device.totp_key)
     print(hmx.totp(device.totp_key))                  # 9-digit local-API token
 
-The library is looked for in this order: next to this module (where the
+The library is looked for in this order: in this package's folder (where the
 wheel, ``pip install .``, puts it); the path in ``HMX_LIB``; ``target/release``
 then ``target/debug`` of the repository this file sits in;
 ``ctypes.util.find_library("hmx")``.
