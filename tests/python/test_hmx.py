@@ -7,9 +7,11 @@ the source tree, run by a fresh venv's Python with the wheel installed, and it
 tests the installed package instead of the repository's python/ folder.
 """
 
+import ctypes
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,7 +74,7 @@ class Fetching(unittest.TestCase):
         self.assertEqual(hmx.__version__, os.environ["HMX_EXPECT_VERSION"])
 
     def test_loads_the_expected_library(self):
-        loaded = Path(hmx._lib._name).resolve()
+        loaded = Path(hmx._ffi.lib._name).resolve()
         if INSTALLED:
             # The wheel's own library, whatever HMX_LIB says.
             self.assertEqual(loaded, PACKAGE / "libhmx.so")
@@ -395,12 +397,40 @@ class Errors(unittest.TestCase):
 
     @unittest.skipIf(INSTALLED, "the wheel's library is built without the test-util feature")
     def test_panic(self):
-        lib = hmx._lib
-        lib.hmx_test_panic.argtypes = [hmx.ctypes.c_char_p, hmx.ctypes.c_size_t]
-        lib.hmx_test_panic.restype = hmx.ctypes.c_int
-        err = hmx.ctypes.create_string_buffer(256)
-        e = self.assertRaisesHmx(hmx.PanicError, hmx._call, lib.hmx_test_panic, err, 256, err=err)
+        # hmx_test_panic(err_buf, err_len), declared as the package declares its functions.
+        test_panic = hmx._ffi.declare("hmx_test_panic", [], hmx._ffi.ERR)
+        e = self.assertRaisesHmx(hmx.PanicError, test_panic)
         self.assertEqual((e.http_status, e.retry_after), (None, None))
+
+    def test_one_class_per_status_the_library_names(self):
+        """errors.py's table against hmx_status_name: every status the library
+        names (0, success, aside) has its class, with the library's name."""
+        ffi = hmx._ffi
+        named = {}
+        for status in range(-1, 256):
+            name = ffi.static_string(ffi.lib.hmx_status_name(status))
+            if name != "HMX_STATUS_UNKNOWN":
+                named[status] = name
+        self.assertEqual(named.pop(0), "HMX_STATUS_OK")
+        self.assertGreaterEqual(len(named), 11)
+        table = {status: cls.name for status, cls in hmx.errors.STATUS_CLASSES.items()}
+        self.assertEqual(table, named)
+        for status, cls in hmx.errors.STATUS_CLASSES.items():
+            with self.subTest(cls=cls.__name__):
+                self.assertEqual(cls.status, status)
+                self.assertIs(getattr(hmx, cls.__name__), cls)
+                self.assertIn(cls.__name__, hmx.__all__)
+                self.assertIs(cls.__mro__[1], hmx.HmxError)
+                e = cls("words", status, cls.name, http_status=500, retry_after=3)
+                self.assertEqual((str(e), e.message, e.http_status, e.retry_after),
+                                 (f"{cls.name}: words", "words", 500, 3))
+        self.assertEqual([c.__name__ for c in hmx.errors.STATUS_CLASSES.values()
+                          if c.__mro__[2] is not Exception],
+                         ["InvalidArgumentError", "HmxTimeoutError", "NotFoundError"])
+        self.assertTrue(issubclass(hmx.InvalidArgumentError, ValueError))
+        self.assertTrue(issubclass(hmx.HmxTimeoutError, TimeoutError))
+        self.assertTrue(issubclass(hmx.NotFoundError, LookupError))
+        self.assertEqual((hmx.HmxError.status, hmx.HmxError.name), (-1, "HMX_STATUS_UNKNOWN"))
 
     def test_wrong_types_fail_before_any_foreign_call(self):
         calls = []
@@ -410,9 +440,9 @@ class Errors(unittest.TestCase):
                 calls.append(name)
                 return getattr(real, name)
 
-        real = hmx._lib
+        real = hmx._ffi.lib
         with hmx.Client() as client:
-            hmx._lib = Spy()
+            hmx._ffi.lib = Spy()
             try:
                 cases = [
                     lambda: hmx.Client(base_url=5), lambda: hmx.Client(timeout="1"),
@@ -428,9 +458,9 @@ class Errors(unittest.TestCase):
                 for i, case in enumerate(cases):
                     with self.subTest(case=i), self.assertRaises(TypeError) as caught:
                         case()
-                    self.assertNotIsInstance(caught.exception, hmx.ctypes.ArgumentError)
+                    self.assertNotIsInstance(caught.exception, ctypes.ArgumentError)
             finally:
-                hmx._lib = real
+                hmx._ffi.lib = real
         self.assertEqual(calls, [])
 
 
@@ -511,15 +541,21 @@ class Scripts(unittest.TestCase):
 
     def test_library_not_found_names_every_place(self):
         with tempfile.TemporaryDirectory() as tmp:
-            module = Path(tmp) / "hmx.py"
-            module.write_text((PACKAGE / "__init__.py").read_text())
+            # The package without a bundled library, in a repository without target/.
+            shutil.copytree(PACKAGE, Path(tmp) / "python" / "hmx",
+                            ignore=shutil.ignore_patterns("libhmx*", "__pycache__"))
             env = dict(os.environ, HMX_LIB=str(Path(tmp) / "missing" / "libhmx.so"))
-            out = subprocess.run([sys.executable, "-c", "import hmx"], cwd=tmp, env=env,
+            out = subprocess.run([sys.executable, "-c", "import hmx"], cwd=Path(tmp) / "python", env=env,
                                  capture_output=True, text=True, timeout=60)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("ImportError: libhmx not found", out.stderr)
         self.assertIn(str(Path(tmp) / "missing" / "libhmx.so"), out.stderr)
         self.assertIn("find_library", out.stderr)
+        # In the order tried: the package's folder, HMX_LIB, target/release, target/debug, find_library.
+        order = [str(Path(tmp) / p) for p in ("python/hmx/libhmx.so", "missing/libhmx.so",
+                                                "target/release/libhmx.so", "target/debug/libhmx.so")]
+        order.append('ctypes.util.find_library("hmx")')
+        self.assertEqual(sorted(order, key=out.stderr.index), order)
 
 
 if __name__ == "__main__":
