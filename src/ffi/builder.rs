@@ -2,12 +2,13 @@
 
 use std::ffi::c_char;
 use std::ptr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::client::{hand_out_client, hmx_client};
-use super::handles::{self, Handle};
-use super::{boundary, hmx_status, optional_str_arg, out_arg, str_arg};
+use super::handles::{self, Owned};
+use super::{boundary, boundary_out, hmx_status, optional_str_arg, str_arg};
+use crate::sync::lock;
 use crate::{Client, ClientBuilder, Error, Roots};
 
 /// Settings for a client, from `hmx_client_builder_new`. Opaque; free with
@@ -18,27 +19,33 @@ pub struct hmx_client_builder {
     _private: [u8; 0],
 }
 
-/// The builder behind a C pointer, locked for the duration of `f`.
-fn with_builder<T>(
-    builder: *const hmx_client_builder,
-    f: impl FnOnce(&mut ClientBuilder) -> T,
-) -> Result<T, Error> {
-    if builder.is_null() {
-        return Err(Error::invalid("builder is NULL"));
+/// What an `hmx_client_builder` is: the settings so far.
+impl Owned for Mutex<ClientBuilder> {
+    fn address(&self) -> usize {
+        ptr::from_ref(self) as usize
     }
-    handles::with_builder(builder as usize, |b| {
-        let mut b = b.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut b)
-    })
-    .ok_or_else(|| Error::invalid("builder is not a live hmx client builder"))
 }
 
-/// Applies one `ClientBuilder` setter to the builder behind `builder`.
+/// The settings behind a C pointer.
+fn settings(builder: *const hmx_client_builder) -> Result<Arc<Mutex<ClientBuilder>>, Error> {
+    handles::arg(builder, "builder", "hmx client builder")
+}
+
+/// Runs one setter entry point: applies `setter` to the settings behind
+/// `builder`, which stay as they were if it fails.
 fn set(
     builder: *mut hmx_client_builder,
-    setter: impl FnOnce(ClientBuilder) -> ClientBuilder,
-) -> Result<(), Error> {
-    with_builder(builder, |b| *b = setter(b.clone()))
+    setter: impl FnOnce(ClientBuilder) -> Result<ClientBuilder, Error>,
+) -> hmx_status {
+    // SAFETY: no error buffer; the builder is reached only through the registry.
+    unsafe {
+        boundary(ptr::null_mut(), 0, || {
+            let settings = settings(builder)?;
+            let mut settings = lock(&settings);
+            *settings = setter(settings.clone())?;
+            Ok(())
+        })
+    }
 }
 
 /// Makes a builder with the defaults of `hmx_client_new(NULL, 0, NULL, ...)`:
@@ -52,11 +59,9 @@ pub unsafe extern "C" fn hmx_client_builder_new(
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
-        boundary(ptr::null_mut(), 0, || {
-            out_arg(builder_out, "builder_out")?;
-            let builder = Box::new(Mutex::new(Client::builder()));
-            *builder_out = handles::hand_out(Handle::Builder(builder)) as *mut hmx_client_builder;
-            Ok(())
+        boundary_out(builder_out, "builder_out", ptr::null_mut(), 0, || {
+            let settings = Mutex::new(Client::builder());
+            Ok(handles::hand_out(settings) as *mut hmx_client_builder)
         })
     }
 }
@@ -72,12 +77,7 @@ pub unsafe extern "C" fn hmx_client_builder_base_url(
     url: *const c_char,
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
-    unsafe {
-        boundary(ptr::null_mut(), 0, || {
-            let url = str_arg(url, "url")?;
-            set(builder, |b| b.base_url(url))
-        })
-    }
+    set(builder, |b| Ok(b.base_url(unsafe { str_arg(url, "url") }?)))
 }
 
 /// Bound on each request, from connecting to the last body byte, in
@@ -90,14 +90,9 @@ pub unsafe extern "C" fn hmx_client_builder_timeout_ms(
     builder: *mut hmx_client_builder,
     request_ms: u32,
 ) -> hmx_status {
-    // SAFETY: no pointer is read but through the registry.
-    unsafe {
-        boundary(ptr::null_mut(), 0, || {
-            set(builder, |b| {
-                b.timeout(Duration::from_millis(request_ms.into()))
-            })
-        })
-    }
+    set(builder, |b| {
+        Ok(b.timeout(Duration::from_millis(request_ms.into())))
+    })
 }
 
 /// Bound on connecting (TCP and TLS handshake), in milliseconds; default
@@ -111,14 +106,9 @@ pub unsafe extern "C" fn hmx_client_builder_connect_timeout_ms(
     builder: *mut hmx_client_builder,
     connect_ms: u32,
 ) -> hmx_status {
-    // SAFETY: no pointer is read but through the registry.
-    unsafe {
-        boundary(ptr::null_mut(), 0, || {
-            set(builder, |b| {
-                b.connect_timeout(Duration::from_millis(connect_ms.into()))
-            })
-        })
-    }
+    set(builder, |b| {
+        Ok(b.connect_timeout(Duration::from_millis(connect_ms.into())))
+    })
 }
 
 /// Trust only the certificates in this PEM text instead of the public roots.
@@ -132,12 +122,9 @@ pub unsafe extern "C" fn hmx_client_builder_root_ca_pem(
     pem: *const c_char,
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
-    unsafe {
-        boundary(ptr::null_mut(), 0, || {
-            let pem = str_arg(pem, "pem")?;
-            set(builder, |b| b.root_ca_pem(pem))
-        })
-    }
+    set(builder, |b| {
+        Ok(b.root_ca_pem(unsafe { str_arg(pem, "pem") }?))
+    })
 }
 
 /// The `Accept-Language` header, which picks the language of the cloud's
@@ -151,12 +138,9 @@ pub unsafe extern "C" fn hmx_client_builder_accept_language(
     lang: *const c_char,
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
-    unsafe {
-        boundary(ptr::null_mut(), 0, || {
-            let lang = str_arg(lang, "lang")?;
-            set(builder, |b| b.accept_language(lang))
-        })
-    }
+    set(builder, |b| {
+        Ok(b.accept_language(unsafe { str_arg(lang, "lang") }?))
+    })
 }
 
 /// Send requests through this HTTP proxy, `http://[user:password@]host[:port]`,
@@ -173,12 +157,12 @@ pub unsafe extern "C" fn hmx_client_builder_proxy(
     url: *const c_char,
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
-    unsafe {
-        boundary(ptr::null_mut(), 0, || match optional_str_arg(url, "url")? {
-            Some(url) => set(builder, |b| b.proxy(url)),
-            None => set(builder, ClientBuilder::no_proxy),
-        })
-    }
+    set(builder, |b| {
+        match unsafe { optional_str_arg(url, "url") }? {
+            Some(url) => Ok(b.proxy(url)),
+            None => Ok(b.no_proxy()),
+        }
+    })
 }
 
 /// Trust the operating system's certificate store (on Linux `SSL_CERT_FILE`
@@ -192,12 +176,7 @@ pub unsafe extern "C" fn hmx_client_builder_proxy(
 pub unsafe extern "C" fn hmx_client_builder_system_roots(
     builder: *mut hmx_client_builder,
 ) -> hmx_status {
-    // SAFETY: no pointer is read but through the registry.
-    unsafe {
-        boundary(ptr::null_mut(), 0, || {
-            set(builder, |b| b.roots(Roots::System))
-        })
-    }
+    set(builder, |b| Ok(b.roots(Roots::System)))
 }
 
 /// Checks the settings and makes a client, as `ClientBuilder::build` does: a
@@ -217,11 +196,9 @@ pub unsafe extern "C" fn hmx_client_builder_build(
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
-        boundary(err_buf, err_len, || {
-            out_arg(client_out, "client_out")?;
-            let settings = with_builder(builder, |b| b.clone())?;
-            *client_out = hand_out_client(settings.build()?);
-            Ok(())
+        boundary_out(client_out, "client_out", err_buf, err_len, || {
+            let settings = lock(&*settings(builder)?).clone();
+            Ok(hand_out_client(settings.build()?))
         })
     }
 }

@@ -1,13 +1,14 @@
-//! Making a client, logging in and listing devices from C.
+//! Clients from C: making one, logging in and listing devices.
 
 use std::ffi::c_char;
+use std::ptr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use zeroize::Zeroizing;
-
-use super::handles::{self, Handle};
-use super::{boundary, hmx_status, optional_str_arg, out_arg, str_arg};
+use super::device::{self, hmx_device_list};
+use super::handles::{self, Owned};
+use super::strings::hand_out_secret;
+use super::{boundary_out, hmx_status, optional_str_arg, str_arg};
 use crate::{Client, Error, Token};
 
 /// A connection to one cloud, from `hmx_client_new`. Opaque; free with
@@ -17,27 +18,24 @@ pub struct hmx_client {
     _private: [u8; 0],
 }
 
+impl Owned for Client {
+    fn address(&self) -> usize {
+        ptr::from_ref(self) as usize
+    }
+}
+
 /// The client behind `client`: the process-wide default one for NULL.
 fn resolve(client: *const hmx_client) -> Result<Arc<Client>, Error> {
     static DEFAULT: OnceLock<Arc<Client>> = OnceLock::new();
     if client.is_null() {
         return Ok(DEFAULT.get_or_init(|| Arc::new(Client::new())).clone());
     }
-    handles::client(client as usize)
-        .ok_or_else(|| Error::invalid("client is not a live hmx client"))
+    handles::arg(client, "client", "hmx client")
 }
 
 /// Hands C a client, to be freed by `hmx_free`.
 pub(crate) fn hand_out_client(client: Client) -> *mut hmx_client {
-    handles::hand_out(Handle::Client(Arc::new(client))) as *mut hmx_client
-}
-
-/// Hands C a NUL-terminated copy of a secret, to be wiped by `hmx_free`.
-pub(crate) fn hand_out_secret(secret: &str) -> *mut c_char {
-    let mut bytes = Zeroizing::new(Vec::with_capacity(secret.len() + 1));
-    bytes.extend_from_slice(secret.as_bytes());
-    bytes.push(0);
-    handles::hand_out(Handle::Secret(bytes)) as *mut c_char
+    handles::hand_out(client) as *mut hmx_client
 }
 
 /// Makes a client. `base_url` NULL means `https://my.hmarex.com`; `timeout_ms`
@@ -60,8 +58,7 @@ pub unsafe extern "C" fn hmx_client_new(
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
-        boundary(err_buf, err_len, || {
-            out_arg(client_out, "client_out")?;
+        boundary_out(client_out, "client_out", err_buf, err_len, || {
             let mut builder = Client::builder();
             if let Some(url) = optional_str_arg(base_url, "base_url")? {
                 builder = builder.base_url(url);
@@ -73,8 +70,7 @@ pub unsafe extern "C" fn hmx_client_new(
             if let Some(pem) = optional_str_arg(root_ca_pem, "root_ca_pem")? {
                 builder = builder.root_ca_pem(pem);
             }
-            *client_out = hand_out_client(builder.build()?);
-            Ok(())
+            Ok(hand_out_client(builder.build()?))
         })
     }
 }
@@ -96,13 +92,11 @@ pub unsafe extern "C" fn hmx_login(
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
-        boundary(err_buf, err_len, || {
-            out_arg(token_out, "token_out")?;
+        boundary_out(token_out, "token_out", err_buf, err_len, || {
             let email = str_arg(email, "email")?;
             let password = str_arg(password, "password")?;
             let token = resolve(client)?.login(email, password)?;
-            *token_out = hand_out_secret(token.as_str());
-            Ok(())
+            Ok(hand_out_secret(token.as_str()))
         })
     }
 }
@@ -117,18 +111,16 @@ pub unsafe extern "C" fn hmx_login(
 pub unsafe extern "C" fn hmx_list_devices(
     client: *const hmx_client,
     token: *const c_char,
-    list_out: *mut *mut super::device::hmx_device_list,
+    list_out: *mut *mut hmx_device_list,
     err_buf: *mut c_char,
     err_len: usize,
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
-        boundary(err_buf, err_len, || {
-            out_arg(list_out, "list_out")?;
+        boundary_out(list_out, "list_out", err_buf, err_len, || {
             let token = Token::new(str_arg(token, "token")?)?;
             let devices = resolve(client)?.list_devices(&token)?;
-            *list_out = super::device::hand_out(devices);
-            Ok(())
+            Ok(device::hand_out(devices))
         })
     }
 }

@@ -2,12 +2,11 @@
 
 use std::ffi::c_char;
 use std::ptr;
+use std::sync::Arc;
 
-use zeroize::Zeroizing;
-
-use super::client::hand_out_secret;
-use super::handles::{self, Handle};
-use super::{boundary, out_arg, str_arg};
+use super::handles::{self, Owned};
+use super::strings::{CStrings, hand_out_secret};
+use super::{boundary_out, hmx_status, str_arg};
 use crate::{Device, Error, ErrorKind};
 
 /// One device. The strings belong to the list and live until it is freed.
@@ -40,7 +39,7 @@ pub(crate) struct DeviceList {
     // Kept so that lookups go through the same Rust function Rust users call.
     devices: Vec<Device>,
     _items: Vec<hmx_device>,
-    _strings: Vec<Zeroizing<Vec<u8>>>,
+    _strings: CStrings,
 }
 
 // SAFETY: the raw pointers point into the list's own heap buffers, which are
@@ -48,58 +47,27 @@ pub(crate) struct DeviceList {
 unsafe impl Send for DeviceList {}
 unsafe impl Sync for DeviceList {}
 
-/// A NUL-terminated copy of `s`. A NUL inside `s` (which C could not see past)
-/// becomes U+FFFD.
-pub(crate) fn c_string(s: &str) -> Zeroizing<Vec<u8>> {
-    let mut bytes = Zeroizing::new(Vec::with_capacity(s.len() + 3));
-    for piece in s.split('\0').enumerate() {
-        if piece.0 > 0 {
-            bytes.extend_from_slice("\u{FFFD}".as_bytes());
-        }
-        bytes.extend_from_slice(piece.1.as_bytes());
-    }
-    bytes.push(0);
-    bytes
-}
-
 impl DeviceList {
-    pub(crate) fn new(devices: Vec<Device>) -> Box<DeviceList> {
-        let mut strings = Vec::with_capacity(devices.len() * 3);
-        let mut items = Vec::with_capacity(devices.len());
-        let mut keep = |s: Zeroizing<Vec<u8>>| {
-            let p = s.as_ptr().cast::<c_char>();
-            strings.push(s);
-            p
-        };
-        for d in &devices {
-            items.push(hmx_device {
+    fn new(devices: Vec<Device>) -> DeviceList {
+        let mut strings = CStrings::with_capacity(devices.len() * 3);
+        let items: Vec<hmx_device> = devices
+            .iter()
+            .map(|d| hmx_device {
                 id: d.id,
-                sn: keep(c_string(&d.sn)),
-                name: keep(c_string(&d.name)),
-                totp_key: d
-                    .totp_key
-                    .as_ref()
-                    .map_or(ptr::null(), |k| keep(c_string(k.as_str()))),
-            });
-        }
-        let c_list = hmx_device_list {
-            len: items.len(),
-            items: if items.is_empty() {
-                ptr::null()
-            } else {
-                items.as_ptr()
+                sn: strings.keep(&d.sn),
+                name: strings.keep(&d.name),
+                totp_key: strings.keep_some(d.totp_key.as_ref().map(|k| k.as_str())),
+            })
+            .collect();
+        DeviceList {
+            c_list: hmx_device_list {
+                len: items.len(),
+                items: items.first().map_or(ptr::null(), ptr::from_ref),
             },
-        };
-        Box::new(DeviceList {
-            c_list,
             devices,
             _items: items,
             _strings: strings,
-        })
-    }
-
-    pub(crate) fn c_list(&self) -> *const hmx_device_list {
-        &self.c_list
+        }
     }
 
     /// `extra` of device `index` as a JSON object, or `None` past the end.
@@ -115,8 +83,20 @@ impl DeviceList {
     }
 }
 
+impl Owned for DeviceList {
+    fn address(&self) -> usize {
+        ptr::from_ref(&self.c_list) as usize
+    }
+}
+
+/// Hands C the list of `devices`, to be freed (and its keys wiped) by `hmx_free`.
 pub(crate) fn hand_out(devices: Vec<Device>) -> *mut hmx_device_list {
-    handles::hand_out(Handle::DeviceList(DeviceList::new(devices))) as *mut hmx_device_list
+    handles::hand_out(DeviceList::new(devices)) as *mut hmx_device_list
+}
+
+/// The list behind a C pointer.
+fn device_list(list: *const hmx_device_list) -> Result<Arc<DeviceList>, Error> {
+    handles::arg(list, "list", "hmx device list")
 }
 
 /// Finds the device whose serial is `sn`, compared case-insensitively after
@@ -131,20 +111,14 @@ pub unsafe extern "C" fn hmx_find_device(
     list: *const hmx_device_list,
     sn: *const c_char,
     device_out: *mut *const hmx_device,
-) -> super::hmx_status {
-    // SAFETY: no error buffer.
+) -> hmx_status {
+    // SAFETY: no error buffer; the caller's contract, forwarded.
     unsafe {
-        boundary(ptr::null_mut(), 0, || {
-            out_arg(device_out, "device_out")?;
-            if list.is_null() {
-                return Err(Error::invalid("list is NULL"));
-            }
+        boundary_out(device_out, "device_out", ptr::null_mut(), 0, || {
+            let list = device_list(list)?;
             let sn = str_arg(sn, "sn")?;
-            let found = handles::with_device_list(list as usize, |l| l.find(sn))
-                .ok_or_else(|| Error::invalid("list is not a live hmx device list"))?
-                .ok_or_else(|| Error::new(ErrorKind::NotFound, "no device with that serial"))?;
-            *device_out = found;
-            Ok(())
+            list.find(sn)
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, "no device with that serial"))
         })
     }
 }
@@ -162,21 +136,14 @@ pub unsafe extern "C" fn hmx_device_extra_json(
     list: *const hmx_device_list,
     index: usize,
     json_out: *mut *mut c_char,
-) -> super::hmx_status {
+) -> hmx_status {
     // SAFETY: no error buffer; the list is reached only through the registry.
     unsafe {
-        boundary(ptr::null_mut(), 0, || {
-            out_arg(json_out, "json_out")?;
-            if list.is_null() {
-                return Err(Error::invalid("list is NULL"));
-            }
-            let json = handles::with_device_list(list as usize, |l| l.extra_json(index))
-                .ok_or_else(|| Error::invalid("list is not a live hmx device list"))?
-                .ok_or_else(|| {
-                    Error::invalid(format!("index {index} is past the end of the list"))
-                })?;
-            *json_out = hand_out_secret(&json);
-            Ok(())
+        boundary_out(json_out, "json_out", ptr::null_mut(), 0, || {
+            let json = device_list(list)?.extra_json(index).ok_or_else(|| {
+                Error::invalid(format!("index {index} is past the end of the list"))
+            })?;
+            Ok(hand_out_secret(&json))
         })
     }
 }

@@ -1,79 +1,49 @@
 //! What hmx handed out to C, so that `hmx_free` frees only that, once.
+//!
+//! The registry knows no C type: each implements [`Owned`] in its own file,
+//! and a lookup clones the value's `Arc` out, so the lock is never held while
+//! a caller works on it.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::ffi::c_void;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-use zeroize::Zeroizing;
+use crate::Error;
+use crate::sync::lock;
 
-use super::device::DeviceList;
-use super::local::FoundList;
-use crate::{Client, ClientBuilder};
-
-/// One live allocation owned on C's behalf.
-pub(crate) enum Handle {
-    Client(Arc<Client>),
-    /// A NUL-terminated secret string (token, request body), wiped on free.
-    Secret(Zeroizing<Vec<u8>>),
-    DeviceList(Box<DeviceList>),
-    Builder(Box<Mutex<ClientBuilder>>),
-    FoundList(Box<FoundList>),
-}
-
-impl Handle {
-    /// The address C sees; it stays put while the handle lives.
-    fn address(&self) -> usize {
-        match self {
-            Handle::Client(c) => Arc::as_ptr(c) as usize,
-            Handle::Secret(s) => s.as_ptr() as usize,
-            Handle::DeviceList(l) => l.c_list() as usize,
-            Handle::Builder(b) => &**b as *const Mutex<ClientBuilder> as usize,
-            Handle::FoundList(l) => l.c_list() as usize,
-        }
-    }
+/// A value hmx hands to C, found again by the address C holds.
+pub(crate) trait Owned: Any + Send + Sync {
+    /// The address C sees; it stays put while the value lives (in its `Arc`).
+    fn address(&self) -> usize;
 }
 
 // A B-tree, not a hash map: a hash table's pointer points into the middle of
 // its allocation, which valgrind reports as "possibly lost" at exit.
-static LIVE: Mutex<BTreeMap<usize, Handle>> = Mutex::new(BTreeMap::new());
+static LIVE: Mutex<BTreeMap<usize, Arc<dyn Any + Send + Sync>>> = Mutex::new(BTreeMap::new());
 
-fn live() -> MutexGuard<'static, BTreeMap<usize, Handle>> {
-    // A panic elsewhere while holding the lock leaves the map itself consistent.
-    crate::sync::lock(&LIVE)
-}
-
-/// Records a handle and returns the address to give C.
-pub(crate) fn hand_out(handle: Handle) -> usize {
-    let address = handle.address();
-    live().insert(address, handle);
+/// Records `value` and returns the address to give C.
+pub(crate) fn hand_out<T: Owned>(value: T) -> usize {
+    let value = Arc::new(value);
+    let address = value.address();
+    lock(&LIVE).insert(address, value);
     address
 }
 
-/// The client at `address`, if hmx handed it out and it is not freed.
-pub(crate) fn client(address: usize) -> Option<Arc<Client>> {
-    match live().get(&address) {
-        Some(Handle::Client(c)) => Some(c.clone()),
-        _ => None,
-    }
+/// The `T` at `address`, if hmx handed it out and it is not freed.
+pub(crate) fn get<T: Owned>(address: usize) -> Option<Arc<T>> {
+    // The lock is released at the end of this statement.
+    let value = lock(&LIVE).get(&address).cloned();
+    value?.downcast().ok()
 }
 
-/// Runs `f` on the device list at `address` while it cannot be freed.
-pub(crate) fn with_device_list<T>(address: usize, f: impl FnOnce(&DeviceList) -> T) -> Option<T> {
-    match live().get(&address) {
-        Some(Handle::DeviceList(l)) => Some(f(l)),
-        _ => None,
+/// The `T` behind the argument `ptr` called `name`: NULL, or anything but a
+/// live `T` (a `kind`), is `InvalidArgument`.
+pub(crate) fn arg<T: Owned, P>(ptr: *const P, name: &str, kind: &str) -> Result<Arc<T>, Error> {
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{name} is NULL")));
     }
-}
-
-/// Runs `f` on the client builder at `address` while it cannot be freed.
-pub(crate) fn with_builder<T>(
-    address: usize,
-    f: impl FnOnce(&Mutex<ClientBuilder>) -> T,
-) -> Option<T> {
-    match live().get(&address) {
-        Some(Handle::Builder(b)) => Some(f(b)),
-        _ => None,
-    }
+    get(ptr as usize).ok_or_else(|| Error::invalid(format!("{name} is not a live {kind}")))
 }
 
 /// Frees anything hmx returned: a token string, a device list, a client, a
@@ -90,8 +60,45 @@ pub unsafe extern "C" fn hmx_free(ptr: *mut c_void) {
         if ptr.is_null() {
             return;
         }
-        let handle = live().remove(&(ptr as usize));
-        // Dropped here, outside the lock: wiping a large list takes a while.
+        let handle = lock(&LIVE).remove(&(ptr as usize));
+        // Dropped here, outside the lock (wiping a large list takes a while),
+        // or by a call still using it when that call ends.
         drop(handle);
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Probe(u8);
+
+    impl Owned for Probe {
+        fn address(&self) -> usize {
+            std::ptr::from_ref(self) as usize
+        }
+    }
+
+    struct Other;
+
+    impl Owned for Other {
+        fn address(&self) -> usize {
+            0
+        }
+    }
+
+    #[test]
+    fn lookups_find_only_the_live_type_and_outlive_a_free() {
+        let address = hand_out(Probe(7));
+        assert!(get::<Other>(address).is_none());
+        let probe = get::<Probe>(address).expect("live");
+        assert_eq!(probe.0, 7);
+        unsafe { hmx_free(address as *mut c_void) };
+        assert!(get::<Probe>(address).is_none());
+        // The caller that looked it up still holds it.
+        assert_eq!(probe.0, 7);
+        let dead = address as *const u8;
+        assert!(arg::<Probe, u8>(dead, "p", "probe").is_err());
+        assert!(arg::<Probe, u8>(std::ptr::null(), "p", "probe").is_err());
+    }
 }

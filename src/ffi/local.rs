@@ -5,12 +5,10 @@ use std::ptr;
 use std::time::Duration;
 
 use serde_json::Value;
-use zeroize::Zeroizing;
 
-use super::client::hand_out_secret;
-use super::device::c_string;
-use super::handles::{self, Handle};
-use super::{boundary, hmx_status, optional_str_arg, out_arg, str_arg};
+use super::handles::{self, Owned};
+use super::strings::{CStrings, hand_out_secret};
+use super::{boundary_out, hmx_status, optional_str_arg, str_arg};
 use crate::local::{self, Found, Parameter, Thermostat, Written};
 use crate::{Error, TotpKey};
 
@@ -46,7 +44,7 @@ pub struct hmx_found_list {
 pub(crate) struct FoundList {
     c_list: hmx_found_list,
     _items: Vec<hmx_found>,
-    _strings: Vec<Zeroizing<Vec<u8>>>,
+    _strings: CStrings,
 }
 
 // SAFETY: the raw pointers point into the list's own heap buffers, which are
@@ -55,42 +53,33 @@ unsafe impl Send for FoundList {}
 unsafe impl Sync for FoundList {}
 
 impl FoundList {
-    fn new(found: &[Found]) -> Box<FoundList> {
-        let mut strings = Vec::with_capacity(found.len() * 4);
-        let mut keep = |s: &str| {
-            let s = c_string(s);
-            let p = s.as_ptr().cast::<c_char>();
-            strings.push(s);
-            p
-        };
+    fn new(found: &[Found]) -> FoundList {
+        let mut strings = CStrings::with_capacity(found.len() * 4);
         let items: Vec<hmx_found> = found
             .iter()
             .map(|f| hmx_found {
-                sn: keep(&f.sn),
-                ip: keep(&f.ip.to_string()),
-                hw: f.hw.as_deref().map_or(ptr::null(), &mut keep),
-                connection: f.connection.as_deref().map_or(ptr::null(), &mut keep),
+                sn: strings.keep(&f.sn),
+                ip: strings.keep(&f.ip.to_string()),
+                hw: strings.keep_some(f.hw.as_deref()),
+                connection: strings.keep_some(f.connection.as_deref()),
                 wifi_dbm: f.wifi.unwrap_or(0),
                 cloud: f.cloud.unwrap_or(false),
             })
             .collect();
-        let c_list = hmx_found_list {
-            len: items.len(),
-            items: if items.is_empty() {
-                ptr::null()
-            } else {
-                items.as_ptr()
+        FoundList {
+            c_list: hmx_found_list {
+                len: items.len(),
+                items: items.first().map_or(ptr::null(), ptr::from_ref),
             },
-        };
-        Box::new(FoundList {
-            c_list,
             _items: items,
             _strings: strings,
-        })
+        }
     }
+}
 
-    pub(crate) fn c_list(&self) -> *const hmx_found_list {
-        &self.c_list
+impl Owned for FoundList {
+    fn address(&self) -> usize {
+        ptr::from_ref(&self.c_list) as usize
     }
 }
 
@@ -113,17 +102,14 @@ pub unsafe extern "C" fn hmx_discover(
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
-        boundary(err_buf, err_len, || {
-            out_arg(list_out, "list_out")?;
+        boundary_out(list_out, "list_out", err_buf, err_len, || {
             let port = if port == 0 {
                 local::DISCOVERY_PORT
             } else {
                 port
             };
             let found = local::discover(port, Duration::from_millis(duration_ms.into()))?;
-            let list = FoundList::new(&found);
-            *list_out = handles::hand_out(Handle::FoundList(list)) as *mut hmx_found_list;
-            Ok(())
+            Ok(handles::hand_out(FoundList::new(&found)) as *mut hmx_found_list)
         })
     }
 }
@@ -185,15 +171,13 @@ pub unsafe extern "C" fn hmx_local_request(
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
-        boundary(err_buf, err_len, || {
-            out_arg(reply_json_out, "reply_json_out")?;
+        boundary_out(reply_json_out, "reply_json_out", err_buf, err_len, || {
             let request = str_arg(request_json, "request_json")?;
             let t = thermostat(host, sn, totp_key, timeout_ms)?;
             let request: Value = serde_json::from_str(request)
                 .map_err(|e| Error::invalid(format!("request_json is not JSON: {e}")))?;
             let reply = t.request(request)?;
-            *reply_json_out = hand_out_secret(&Value::Object(reply).to_string());
-            Ok(())
+            Ok(hand_out_secret(&Value::Object(reply).to_string()))
         })
     }
 }
@@ -220,8 +204,7 @@ pub unsafe extern "C" fn hmx_local_set(
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
-        boundary(err_buf, err_len, || {
-            out_arg(reply_json_out, "reply_json_out")?;
+        boundary_out(reply_json_out, "reply_json_out", err_buf, err_len, || {
             let values = str_arg(values_json, "values_json")?;
             let t = thermostat(host, sn, totp_key, timeout_ms)?;
             let values = parse_values(values)?;
@@ -229,8 +212,7 @@ pub unsafe extern "C" fn hmx_local_set(
                 Written::Accepted => serde_json::json!({"success": "true"}),
                 Written::Parameters(list) => serde_json::json!({"par": parameters_json(&list)}),
             };
-            *reply_json_out = hand_out_secret(&reply.to_string());
-            Ok(())
+            Ok(hand_out_secret(&reply.to_string()))
         })
     }
 }
@@ -285,12 +267,10 @@ pub unsafe extern "C" fn hmx_local_parameters(
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
-        boundary(err_buf, err_len, || {
-            out_arg(json_out, "json_out")?;
+        boundary_out(json_out, "json_out", err_buf, err_len, || {
             let t = thermostat(host, sn, ptr::null(), timeout_ms)?;
             let list = parameters_json(&t.parameters()?);
-            *json_out = hand_out_secret(&list.to_string());
-            Ok(())
+            Ok(hand_out_secret(&list.to_string()))
         })
     }
 }
@@ -311,11 +291,8 @@ pub unsafe extern "C" fn hmx_local_device_time(
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
-        boundary(err_buf, err_len, || {
-            out_arg(time_out, "time_out")?;
-            let t = thermostat(host, sn, ptr::null(), timeout_ms)?;
-            *time_out = t.device_time()?;
-            Ok(())
+        boundary_out(time_out, "time_out", err_buf, err_len, || {
+            thermostat(host, sn, ptr::null(), timeout_ms)?.device_time()
         })
     }
 }

@@ -1,10 +1,33 @@
-//! The C ABI: a thin skin over the Rust API, declared in the generated `include/hmx.h`.
+//! The C ABI's skin: the boundary every entry point runs inside, and its argument checks.
 //!
+//! What each file takes from the others; no two take from each other, in a
+//! circle or otherwise:
+//!
+//! ```text
+//! builder    → client, handles, mod.rs            (one file per concern,
+//! client     → device, handles, strings, mod.rs    each with its C types,
+//! device     → handles, strings, mod.rs            their handles::Owned
+//! local      → handles, strings, mod.rs            and entry points)
+//! totp       → strings, mod.rs
+//! last_error → mod.rs
+//! strings    → handles                            (the bottom: what every
+//! handles    → mod.rs                              entry point shares)
+//! mod.rs     → status
+//! status     → nothing
+//! ```
+//!
+//! Between concern files the only edges are builder → client → device, each
+//! for the C type it hands out (a builder builds a client, a client lists
+//! devices). A new C type touches only its own file. mod.rs also re-exports
+//! four entry points for the crate's own tests.
+//!
+//! A thin skin over the Rust API, declared in the generated `include/hmx.h`.
 //! Conventions (also in the README, "C API conventions"): every fallible
 //! function returns an `hmx_status`; out-parameters are written only on
 //! success; every pointer is checked for NULL and every string for UTF-8;
 //! every entry point runs inside [`boundary`], so no panic crosses into C.
 
+// cbindgen writes the header's functions in this order.
 mod status;
 
 mod builder;
@@ -13,12 +36,14 @@ mod device;
 mod handles;
 mod last_error;
 mod local;
+mod strings;
 mod totp;
 
+use std::cell::Cell;
 use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 
 pub use status::hmx_status;
 #[cfg(test)]
@@ -50,11 +75,11 @@ pub(crate) unsafe fn boundary(
     err_len: usize,
     body: impl FnOnce() -> Result<(), Error>,
 ) -> hmx_status {
-    last_error::clear();
+    LAST_FAILURE.set((0, -1));
     let (status, message) = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => (hmx_status::HMX_STATUS_OK, String::new()),
         Ok(Err(e)) => {
-            last_error::record(&e);
+            LAST_FAILURE.set(http_details(&e));
             (hmx_status::from(e.kind()), e.to_string())
         }
         Err(_) => (
@@ -65,6 +90,50 @@ pub(crate) unsafe fn boundary(
     // SAFETY: the caller's contract on err_buf/err_len.
     unsafe { status::write_message(err_buf, err_len, &message) };
     status
+}
+
+/// [`boundary`] for an entry point with one out-parameter, `out` (called
+/// `name`): it is checked first, and written with `body`'s value only on success.
+///
+/// # Safety
+/// As for [`boundary`]; `out` must be NULL or writable.
+pub(crate) unsafe fn boundary_out<T>(
+    out: *mut T,
+    name: &str,
+    err_buf: *mut c_char,
+    err_len: usize,
+    body: impl FnOnce() -> Result<T, Error>,
+) -> hmx_status {
+    // SAFETY: the caller's contract; `out` is written only once checked.
+    unsafe {
+        boundary(err_buf, err_len, || {
+            out_arg(out, name)?;
+            out.write(body()?);
+            Ok(())
+        })
+    }
+}
+
+thread_local! {
+    /// The HTTP status (0: none) and `Retry-After` seconds (-1: none) of the
+    /// last failed call on this thread, for `hmx_last_*`; every call through
+    /// [`boundary`] clears it when it starts.
+    static LAST_FAILURE: Cell<(i32, i64)> = const { Cell::new((0, -1)) };
+}
+
+/// The HTTP details of `error`, as [`last_failure`] returns them.
+fn http_details(error: &Error) -> (i32, i64) {
+    let status = error.status().map_or(0, i32::from);
+    let retry_after = error
+        .retry_after()
+        .map_or(-1, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    (status, retry_after)
+}
+
+/// The HTTP status and `Retry-After` seconds of the last failed call on this
+/// thread: `(0, -1)` when it had none or the last fallible call succeeded.
+pub(crate) fn last_failure() -> (i32, i64) {
+    LAST_FAILURE.get()
 }
 
 /// [`boundary`] for entry points that return a value rather than a status:
@@ -109,23 +178,6 @@ pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<(), Error> {
         Err(Error::invalid(format!("{name} is NULL")))
     } else {
         Ok(())
-    }
-}
-
-impl From<ErrorKind> for hmx_status {
-    fn from(kind: ErrorKind) -> hmx_status {
-        match kind {
-            ErrorKind::InvalidArgument => hmx_status::HMX_STATUS_INVALID_ARGUMENT,
-            ErrorKind::Auth => hmx_status::HMX_STATUS_AUTH,
-            ErrorKind::RateLimited => hmx_status::HMX_STATUS_RATE_LIMITED,
-            ErrorKind::Network => hmx_status::HMX_STATUS_NETWORK,
-            ErrorKind::Timeout => hmx_status::HMX_STATUS_TIMEOUT,
-            ErrorKind::Tls => hmx_status::HMX_STATUS_TLS,
-            ErrorKind::Http => hmx_status::HMX_STATUS_HTTP,
-            ErrorKind::Protocol => hmx_status::HMX_STATUS_PROTOCOL,
-            ErrorKind::NotFound => hmx_status::HMX_STATUS_NOT_FOUND,
-            ErrorKind::Blocked => hmx_status::HMX_STATUS_BLOCKED,
-        }
     }
 }
 

@@ -1,6 +1,8 @@
-//! Status codes, their names, and how messages reach the caller's `err_buf`.
+//! Status codes: which error is which, their names, and the message in `err_buf`.
 
 use std::ffi::{c_char, c_int};
+
+use crate::error::ErrorKind;
 
 /// The result of every fallible hmx function. The values are stable.
 #[allow(non_camel_case_types)]
@@ -31,6 +33,23 @@ pub enum hmx_status {
     HMX_STATUS_PANIC = 10,
     /// The thermostat refused the request: LAN locking is on and the token was missing or wrong.
     HMX_STATUS_BLOCKED = 11,
+}
+
+impl From<ErrorKind> for hmx_status {
+    fn from(kind: ErrorKind) -> hmx_status {
+        match kind {
+            ErrorKind::InvalidArgument => hmx_status::HMX_STATUS_INVALID_ARGUMENT,
+            ErrorKind::Auth => hmx_status::HMX_STATUS_AUTH,
+            ErrorKind::RateLimited => hmx_status::HMX_STATUS_RATE_LIMITED,
+            ErrorKind::Network => hmx_status::HMX_STATUS_NETWORK,
+            ErrorKind::Timeout => hmx_status::HMX_STATUS_TIMEOUT,
+            ErrorKind::Tls => hmx_status::HMX_STATUS_TLS,
+            ErrorKind::Http => hmx_status::HMX_STATUS_HTTP,
+            ErrorKind::Protocol => hmx_status::HMX_STATUS_PROTOCOL,
+            ErrorKind::NotFound => hmx_status::HMX_STATUS_NOT_FOUND,
+            ErrorKind::Blocked => hmx_status::HMX_STATUS_BLOCKED,
+        }
+    }
 }
 
 const NAMES: [&str; 12] = [

@@ -3,8 +3,8 @@
 use std::ffi::c_char;
 use std::ptr;
 
-use super::client::hand_out_secret;
-use super::{boundary, boundary_value, hmx_status, out_arg, str_arg};
+use super::strings::hand_out_secret;
+use super::{boundary, boundary_out, boundary_value, hmx_status, out_arg, str_arg};
 use crate::{Error, local, totp};
 
 /// Digits in a device token; `hmx_totp` needs a buffer of at least this plus one.
@@ -72,14 +72,12 @@ pub unsafe extern "C" fn hmx_sign_request(
 ) -> hmx_status {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
-        boundary(err_buf, err_len, || {
-            out_arg(body_out, "body_out")?;
+        boundary_out(body_out, "body_out", err_buf, err_len, || {
             let key = str_arg(totp_key, "totp_key")?;
             let sn = str_arg(sn, "sn")?;
             let data = str_arg(data_json, "data_json")?;
             let body = local::sign_request(key.as_bytes(), sn, device_time, data)?;
-            *body_out = hand_out_secret(&body);
-            Ok(())
+            Ok(hand_out_secret(&body))
         })
     }
 }
