@@ -162,7 +162,7 @@ impl Error {
         }
     }
 
-    fn from_io(io: std::io::Error, what: &str) -> Error {
+    pub(crate) fn from_io(io: std::io::Error, what: &str) -> Error {
         use std::io::ErrorKind as K;
         // ureq hands its own errors through io::Error inside body readers.
         if io.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {

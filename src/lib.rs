@@ -23,6 +23,7 @@
 
 mod cloud;
 mod error;
+mod framing;
 mod http;
 pub mod local;
 mod retry;

@@ -570,3 +570,83 @@ fn answers_are_handed_on_as_sent() {
     let answer = t.request(json!({"cmd": 4})).unwrap();
     assert_eq!(answer.keys().collect::<Vec<_>>(), sent, "request()");
 }
+
+#[test]
+fn a_port_held_without_sharing_is_explained() {
+    // A plain std socket sets no address reuse, like a program that keeps the port to itself.
+    let holder = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let e = Listener::bind(port).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Network);
+    let m = e.message();
+    assert!(m.contains(&format!("UDP port {port}")), "{m}");
+    assert!(m.contains("another program holds it"), "{m}");
+    assert!(!m.contains("Address already in use"), "{m}");
+}
+
+#[test]
+fn padded_announcements_are_heard_and_unreadable_ones_are_reported() {
+    let listener = Listener::bind(0).unwrap();
+    let port = listener.port();
+    let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+    let sock = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let mut padded = announcement("058016000543464839373520000159", "sx")
+        .to_string()
+        .into_bytes();
+    padded.resize(256, 0);
+    sock.send_to(&padded, to).unwrap();
+    let found = listener.collect(Duration::from_millis(300)).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+
+    let listener = Listener::bind(0).unwrap();
+    let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, listener.port());
+    sock.send_to(b"{\"sn\":\"AB12\"}\r\nGARBAGE", to).unwrap();
+    sock.send_to(b"hello", to).unwrap();
+    let e = listener.collect(Duration::from_millis(300)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol);
+    let m = e.message();
+    assert!(
+        m.contains("heard 2 datagram(s)") && m.contains("GARBAGE"),
+        "{m}"
+    );
+    assert_eq!(listener.unreadable().count, 2);
+}
+
+#[test]
+fn framing_that_small_stacks_send() {
+    // Accepted: a complete answer followed only by padding, however it is framed.
+    for fault in [
+        DeviceFault::TrailingNul,
+        DeviceFault::Padded,
+        DeviceFault::NoContentLength,
+        DeviceFault::LfChunked,
+    ] {
+        let device = start(MockThermostat::builder().locked(DEMO_KEY, Scheme::default()));
+        let t = client(&device).key(key(DEMO_KEY));
+        device.inject(On::Any, fault, 100);
+        let telemetry = t.telemetry().unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        assert_eq!(telemetry["t.1"], "432", "{fault:?}");
+        // A confirmed write followed by a stray NUL is a confirmed write.
+        let written = t
+            .set(&[(23, 7)])
+            .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        assert_eq!(written, Written::Accepted, "{fault:?}");
+        assert_eq!(device.parameter(23).as_deref(), Some("7"), "{fault:?}");
+    }
+    // Refused with what arrived: more than padding after the answer, or no HTTP at all.
+    for (fault, shows) in [
+        (DeviceFault::TrailingGarbage, "GARBAGE"),
+        (DeviceFault::NoStatusLine, "status line"),
+    ] {
+        let device = start(MockThermostat::builder());
+        let t = client(&device);
+        t.parameters().unwrap();
+        device.inject(On::Cmd(4), fault, 100);
+        let e = t.telemetry().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{fault:?}: {e}");
+        assert!(e.message().contains(shows), "{fault:?}: {e}");
+        device.inject(On::Write, fault, 1);
+        let e = t.set(&[(23, 7)]).unwrap_err();
+        assert!(e.message().contains("may have applied"), "{fault:?}: {e}");
+    }
+}

@@ -135,16 +135,31 @@ impl ClientBuilder {
             base,
             proxy,
             accept_language: self.accept_language,
+            unusable: None,
         })
     }
 }
 
 impl Client {
     /// A client for [`TERNEO_URL`](crate::TERNEO_URL) with default settings.
+    ///
+    /// It never fails: the one default the environment can spoil is the proxy
+    /// (`HTTPS_PROXY` and the like, see [`ClientBuilder::proxy`]). When that
+    /// cannot be used, the client is made anyway and every call on it returns
+    /// the reason ([`ErrorKind::InvalidArgument`](crate::ErrorKind), naming
+    /// the variable) without sending anything, so no request goes around a
+    /// proxy the user asked for. [`ClientBuilder::build`] reports it at once.
     pub fn new() -> Client {
-        Client::builder()
-            .build()
-            .expect("the default settings are valid")
+        Client::builder().build().unwrap_or_else(|why| Client {
+            agent: http::agent_config(DEFAULT_TIMEOUT)
+                .proxy(None)
+                .build()
+                .into(),
+            base: BaseUrl::terneo(),
+            proxy: None,
+            accept_language: "en".to_string(),
+            unusable: Some(why),
+        })
     }
 
     /// Settings to start from: Terneo's cloud, 30 s per request, 10 s to connect,

@@ -41,6 +41,8 @@ pub struct Client {
     pub(super) base: BaseUrl,
     pub(super) proxy: Option<ProxyUse>,
     pub(super) accept_language: String,
+    /// Why [`Client::new`] could not use the environment's settings.
+    pub(super) unusable: Option<Error>,
 }
 
 impl std::fmt::Debug for Client {
@@ -78,6 +80,7 @@ impl Client {
     /// The POST is sent at most once. A refusal (400, 401, 403) is
     /// [`ErrorKind::Auth`] with the cloud's own words.
     pub fn login(&self, email: &str, password: &str) -> Result<Token, Error> {
+        self.usable()?;
         if email.trim().is_empty() {
             return Err(Error::invalid("email is empty"));
         }
@@ -137,8 +140,14 @@ impl Client {
         token: &Token,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Vec<Device>, Error> {
+        self.usable()?;
         self.list_pages(token, &mut progress)
             .map_err(|e| self.redact(e, token.as_str()))
+    }
+
+    /// The reason this client cannot send anything, if it cannot.
+    fn usable(&self) -> Result<(), Error> {
+        self.unusable.clone().map_or(Ok(()), Err)
     }
 
     fn list_pages(

@@ -178,6 +178,19 @@ impl BaseUrl {
         })
     }
 
+    /// [`TERNEO_URL`](crate::TERNEO_URL), the default, without parsing.
+    pub(crate) fn terneo() -> BaseUrl {
+        BaseUrl {
+            origin: Origin {
+                https: true,
+                host: "my.hmarex.com".to_string(),
+                port: 443,
+            },
+            origin_url: crate::TERNEO_URL.to_string(),
+            prefix: crate::TERNEO_URL.to_string(),
+        }
+    }
+
     /// The base URL in canonical form, e.g. `https://my.hmarex.com`.
     pub(crate) fn as_str(&self) -> &str {
         &self.prefix
@@ -254,6 +267,16 @@ impl BaseUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_base_url_is_what_parsing_it_gives() {
+        let parsed = BaseUrl::parse(crate::TERNEO_URL).unwrap();
+        let built = BaseUrl::terneo();
+        assert_eq!(
+            (built.origin, built.origin_url, built.prefix),
+            (parsed.origin, parsed.origin_url, parsed.prefix)
+        );
+    }
 
     #[test]
     fn base_urls() {

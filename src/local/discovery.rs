@@ -1,12 +1,15 @@
 //! LAN discovery: listening for the UDP announcements thermostats broadcast.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::{Error, ErrorKind};
+use crate::framing::{self, Framed};
+use crate::sync::lock;
 
 /// The UDP port devices announce themselves on.
 pub const DISCOVERY_PORT: u16 = 23500;
@@ -38,7 +41,9 @@ pub struct Found {
 
 /// Listens on `port` (default [`DISCOVERY_PORT`]) for `duration` and returns
 /// one entry per serial number, in the order first heard, each with the
-/// address of its newest announcement. Malformed packets are ignored.
+/// address of its newest announcement. Datagrams that are not announcements
+/// are passed over; when nothing else was heard, that is a `Protocol` error
+/// saying what arrived (see [`Listener::collect`]).
 ///
 /// The socket binds 0.0.0.0 with address and port reuse, so it shares the
 /// port with a home-automation hub already listening there (broadcasts reach
@@ -59,16 +64,33 @@ pub fn discover(port: u16, duration: Duration) -> Result<Vec<Found>, Error> {
 #[derive(Debug)]
 pub struct Listener {
     socket: UdpSocket,
+    unreadable: Mutex<Unreadable>,
+}
+
+/// Datagrams a [`Listener`] heard that were not announcements it could read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unreadable {
+    /// How many.
+    pub count: usize,
+    /// The first one: where it came from and what was wrong, with the bytes quoted.
+    pub first: Option<String>,
 }
 
 impl Listener {
     /// Binds 0.0.0.0:`port` with `SO_REUSEADDR`, `SO_REUSEPORT` (Unix) and `SO_BROADCAST`.
     pub fn bind(port: u16) -> Result<Listener, Error> {
         let fail = |e: std::io::Error| {
-            Error::new(
-                ErrorKind::Network,
-                format!("cannot listen on UDP port {port}: {e}"),
-            )
+            let message = if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!(
+                    "cannot listen on UDP port {port}: another program holds it without \
+                     allowing address reuse (SO_REUSEADDR/SO_REUSEPORT), so announcements \
+                     cannot be shared with it; stop that program while discovering, or give \
+                     the device's address instead of discovering it"
+                )
+            } else {
+                format!("cannot listen on UDP port {port}: {e}")
+            };
+            Error::new(ErrorKind::Network, message)
         };
         let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(fail)?;
         socket.set_reuse_address(true).map_err(fail)?;
@@ -79,6 +101,7 @@ impl Listener {
         socket.bind(&addr.into()).map_err(fail)?;
         Ok(Listener {
             socket: socket.into(),
+            unreadable: Mutex::default(),
         })
     }
 
@@ -87,7 +110,14 @@ impl Listener {
         self.socket.local_addr().map_or(0, |a| a.port())
     }
 
-    /// Listens for `duration`; see [`discover`].
+    /// What was heard so far that was not an announcement hmx can read.
+    pub fn unreadable(&self) -> Unreadable {
+        lock(&self.unreadable).clone()
+    }
+
+    /// Listens for `duration`; see [`discover`]. When nothing could be read
+    /// but something was heard, that is a `Protocol` error that says what
+    /// arrived, not an empty list.
     pub fn collect(&self, duration: Duration) -> Result<Vec<Found>, Error> {
         let deadline = Instant::now() + duration;
         let mut found: Vec<Found> = Vec::new();
@@ -107,7 +137,15 @@ impl Listener {
                 None => found.push(heard),
             }
         }
-        Ok(found)
+        let unreadable = self.unreadable();
+        match (&unreadable.first, found.is_empty()) {
+            (Some(first), true) => Err(Error::protocol(format!(
+                "heard {} datagram(s) on UDP port {} but none was a thermostat announcement hmx can read; the first {first}",
+                unreadable.count,
+                self.port()
+            ))),
+            _ => Ok(found),
+        }
     }
 
     /// The next well-formed announcement within `timeout`, or `None`.
@@ -125,11 +163,15 @@ impl Listener {
                 .set_read_timeout(Some(left))
                 .map_err(|e| Error::new(ErrorKind::Network, format!("discovery: {e}")))?;
             match self.socket.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    if let Some(found) = parse_announcement(&buf[..n], from.ip()) {
-                        return Ok(Some(found));
+                Ok((n, from)) => match parse_announcement(&buf[..n], from.ip()) {
+                    Ok(found) => return Ok(Some(found)),
+                    Err(why) => {
+                        let mut unreadable = lock(&self.unreadable);
+                        unreadable.count += 1;
+                        let first = format!("came from {}: {why}", from.ip());
+                        unreadable.first.get_or_insert(first);
                     }
-                }
+                },
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -147,13 +189,30 @@ impl Listener {
 
 /// An announcement: a JSON object with a serial number of 1 to 64 ASCII
 /// letters and digits. Other members are optional and taken leniently.
-pub(crate) fn parse_announcement(packet: &[u8], ip: IpAddr) -> Option<Found> {
-    let Ok(Value::Object(packet)) = serde_json::from_slice::<Value>(packet) else {
-        return None;
+/// Padding around the JSON (zeros filling a fixed-size datagram, a NUL,
+/// line ends) is accepted; anything else is refused with what arrived.
+pub(crate) fn parse_announcement(bytes: &[u8], ip: IpAddr) -> Result<Found, String> {
+    let packet = match framing::json_value(bytes) {
+        Framed::Value(Value::Object(packet)) => packet,
+        Framed::Value(_) => return Err(format!("not a JSON object: `{}`", framing::quote(bytes))),
+        Framed::Empty => return Err("an empty datagram".to_string()),
+        Framed::CutOff => return Err(format!("cut-off JSON: `{}`", framing::quote(bytes))),
+        Framed::Unreadable(arrived) => return Err(arrived),
     };
-    let sn = packet.get("sn")?.as_str()?.trim().to_string();
+    let sn = match packet.get("sn") {
+        Some(Value::String(sn)) => sn.trim().to_string(),
+        _ => {
+            return Err(format!(
+                "a JSON object without a serial number (sn): `{}`",
+                framing::quote(bytes)
+            ));
+        }
+    };
     if sn.is_empty() || sn.len() > 64 || !sn.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return None;
+        return Err(format!(
+            "a serial number that is not 1 to 64 letters and digits: {:?}",
+            framing::quote(sn.as_bytes())
+        ));
     }
     let text = |name: &str| {
         packet
@@ -174,7 +233,7 @@ pub(crate) fn parse_announcement(packet: &[u8], ip: IpAddr) -> Option<Found> {
         _ => None,
     }
     .and_then(|w| i32::try_from(w).ok());
-    Some(Found {
+    Ok(Found {
         sn,
         ip,
         hw: text("hw"),
@@ -201,6 +260,12 @@ mod tests {
         assert_eq!(f.hw.as_deref(), Some("sx"));
         assert_eq!((f.cloud, f.wifi, f.ip), (Some(true), Some(-61), ip));
         let bare = parse_announcement(br#"{"sn":"AB12"}"#, ip).unwrap();
+        // Padded as small UDP stacks pad: zeros to a fixed size, a NUL, a line end.
+        let mut zeros = br#"{"sn":"AB12"}"#.to_vec();
+        zeros.resize(512, 0);
+        for padded in [&zeros[..], b"{\"sn\":\"AB12\"}\0", b"{\"sn\":\"AB12\"}\r\n"] {
+            assert_eq!(parse_announcement(padded, ip).unwrap().sn, "AB12");
+        }
         assert_eq!((bare.hw, bare.cloud, bare.wifi), (None, None, None));
         for bad in [
             &b""[..],
@@ -210,8 +275,10 @@ mod tests {
             br#"{"sn":5}"#,
             br#"{"sn":"a b"}"#,
             br#"{"hw":"sx"}"#,
+            b"{\"sn\":\"AB12\"}\nxyz",
         ] {
-            assert!(parse_announcement(bad, ip).is_none());
+            let why = parse_announcement(bad, ip).unwrap_err();
+            assert!(!why.is_empty());
         }
     }
 }

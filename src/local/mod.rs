@@ -20,9 +20,10 @@ mod parameters;
 mod probe;
 mod session;
 mod thermostat;
+mod wire;
 
 pub use address::DEFAULT_PORT;
-pub use discovery::{DISCOVERY_PORT, Found, Listener, discover};
+pub use discovery::{DISCOVERY_PORT, Found, Listener, Unreadable, discover};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
 };

@@ -9,11 +9,15 @@ use zeroize::Zeroizing;
 
 use super::parameters::loose_u64;
 use super::thermostat::Thermostat;
+use super::wire;
 use crate::error::{Error, ErrorKind};
+use crate::framing::{self, Framed};
 use crate::retry::{self, Retry};
 use crate::secret::TotpKey;
 use crate::totp::{self, Scheme};
 
+/// What a busy device's answer is called in messages.
+const BUSY: &str = "busy ({\"status\":\"timeout\"})";
 /// What a read retried after lost connections ended with.
 const DROPPED: &str = "a dropped connection";
 
@@ -32,13 +36,16 @@ enum Answer {
     Busy,
     Empty,
     CutOff,
-    NotJson,
+    /// Not JSON, or more than padding after it: what arrived, quoted.
+    Unreadable(String),
 }
 
 /// One device's turn at the wire: sends requests paced by the minimum interval.
 pub(super) struct Session<'a> {
     pub(super) t: &'a Thermostat,
     pub(super) last_end: MutexGuard<'a, Option<Instant>>,
+    /// Whether the last request went out whole (so the device may have acted on it).
+    pub(super) sent: bool,
 }
 
 impl Session<'_> {
@@ -56,15 +63,9 @@ impl Session<'_> {
     /// Sends `body` once (after pacing) and sorts out the answer.
     fn send_once(&mut self, body: &[u8], what: &str) -> Result<Answer, Error> {
         self.pace();
-        let result = self
-            .t
-            .agent
-            .post(&self.t.url)
-            .header("Content-Type", "application/json")
-            .header("Connection", "close")
-            .send(body)
-            .map_err(|e| Error::from_transport(e, what))
-            .and_then(|response| crate::http::read_reply(response, what));
+        let mut sent = false;
+        let result = wire::post(&self.t.authority, body, self.t.timeout, what, &mut sent);
+        self.sent = sent;
         *self.last_end = Some(Instant::now());
         let transient = retry::transient(&result);
         let reply = result?;
@@ -73,19 +74,16 @@ impl Session<'_> {
                 .with_status(reply.status);
             return Err(if transient { e.transient() } else { e });
         }
-        let text = reply.body.trim_ascii();
-        if text.is_empty() {
-            return Ok(Answer::Empty);
-        }
-        let answer = match serde_json::from_slice::<Value>(text) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
+        let answer = match framing::json_value(&reply.body) {
+            Framed::Value(Value::Object(map)) => map,
+            Framed::Value(_) => {
                 return Err(Error::protocol(format!(
                     "{what}: the answer is not a JSON object"
                 )));
             }
-            Err(e) if e.is_eof() => return Ok(Answer::CutOff),
-            Err(_) => return Ok(Answer::NotJson),
+            Framed::Empty => return Ok(Answer::Empty),
+            Framed::CutOff => return Ok(Answer::CutOff),
+            Framed::Unreadable(arrived) => return Ok(Answer::Unreadable(arrived)),
         };
         if answer.get("status").and_then(Value::as_str) == Some("timeout") {
             return Ok(Answer::Busy);
@@ -130,26 +128,34 @@ impl Session<'_> {
         mut make: impl FnMut(&mut Self) -> Result<Zeroizing<Vec<u8>>, Error>,
     ) -> Result<Map<String, Value>, Error> {
         let policy = Retry::DEVICE;
-        let mut last = "";
+        let mut last = String::new();
         for attempt in 0..=policy.retries {
             policy.wait_before(attempt);
             let body = make(self)?;
             let answer = match self.send_once(&body, what) {
                 Ok(answer) => answer,
                 Err(e) if kind == Kind::Read && e.is_transient() => {
-                    last = DROPPED;
+                    last = DROPPED.to_string();
                     continue;
+                }
+                Err(e) if kind == Kind::Write && self.sent && e.kind() != ErrorKind::Blocked => {
+                    let message = format!(
+                        "{}; the request had reached the device, which may have applied the write, so it was not sent again",
+                        e.message()
+                    );
+                    return Err(self.t.context(e.with_message(message)));
                 }
                 Err(e) => return Err(self.t.context(e)),
             };
+            let busy = matches!(answer, Answer::Busy);
             last = match answer {
                 Answer::Object(map) => return Ok(map),
-                Answer::Busy => "busy ({\"status\":\"timeout\"})",
-                Answer::Empty => "an empty body",
-                Answer::CutOff => "cut-off JSON",
-                Answer::NotJson => "a body that is not JSON",
+                Answer::Busy => BUSY.to_string(),
+                Answer::Empty => "an empty body".to_string(),
+                Answer::CutOff => "cut-off JSON".to_string(),
+                Answer::Unreadable(arrived) => arrived,
             };
-            if kind == Kind::Write && !matches!(answer, Answer::Busy) {
+            if kind == Kind::Write && !busy {
                 return Err(self.t.context(Error::protocol(format!(
                     "{what}: the device answered with {last}; it may have applied the write, so it was not sent again"
                 ))));
@@ -157,7 +163,7 @@ impl Session<'_> {
         }
         let tries = policy.tries();
         let message = format!("{what}: the device answered {tries} times with {last}");
-        let kind = if last.starts_with("busy") {
+        let kind = if last == BUSY {
             ErrorKind::Timeout
         } else if last == DROPPED {
             ErrorKind::Network

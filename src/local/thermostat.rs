@@ -5,14 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use ureq::Agent;
 
 use super::address::authority;
 use super::gate::Gate;
 use super::parameters::{self, Parameter, Schedule};
 use super::session::{Kind, Session, check_data};
 use crate::error::Error;
-use crate::http;
 use crate::secret::TotpKey;
 use crate::sync::lock;
 use crate::totp::Scheme;
@@ -62,9 +60,10 @@ pub struct Thermostat {
     pub(super) sn: String,
     pub(super) key: Option<TotpKey>,
     pub(super) scheme: Scheme,
-    timeout: Duration,
+    /// `host:port`, where requests go.
+    pub(super) authority: String,
+    pub(super) timeout: Duration,
     pub(super) min_interval: Duration,
-    pub(super) agent: Agent,
     gate: Arc<Gate>,
     // The last parameter list read: where writes take their type codes from.
     listed: Mutex<Option<Vec<Parameter>>>,
@@ -82,7 +81,7 @@ impl Clone for Thermostat {
             scheme: self.scheme,
             timeout: self.timeout,
             min_interval: self.min_interval,
-            agent: self.agent.clone(),
+            authority: self.authority.clone(),
             gate: self.gate.clone(),
             listed: Mutex::new(lock(&self.listed).clone()),
         }
@@ -125,8 +124,8 @@ impl Thermostat {
             scheme: Scheme::default(),
             timeout: DEFAULT_TIMEOUT,
             min_interval: DEFAULT_MIN_INTERVAL,
-            agent: agent(DEFAULT_TIMEOUT),
             gate: Gate::for_device(&authority),
+            authority,
             listed: Mutex::new(None),
         })
     }
@@ -148,7 +147,6 @@ impl Thermostat {
     /// Zero is raised to 1 ms.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout.max(Duration::from_millis(1));
-        self.agent = agent(self.timeout);
         self
     }
 
@@ -303,6 +301,7 @@ impl Thermostat {
         Session {
             t: self,
             last_end: lock(&self.gate.last_end),
+            sent: false,
         }
     }
 
@@ -314,14 +313,6 @@ impl Thermostat {
         }
         out
     }
-}
-
-fn agent(timeout: Duration) -> Agent {
-    http::agent_config(timeout)
-        // The device is on the LAN: an environment proxy has no business seeing its tokens.
-        .proxy(None)
-        .build()
-        .into()
 }
 
 #[cfg(test)]

@@ -128,8 +128,47 @@ fn handle(shared: &Shared, body: &[u8]) -> Outcome {
                 .bytes(),
             )
         }
+        Some(DeviceFault::TrailingNul) => raw_body(answer, b"\0"),
+        Some(DeviceFault::Padded) => {
+            let text = answer.to_string();
+            let mut padding = vec![b' '; 4];
+            padding.resize(512usize.saturating_sub(text.len() + 4), 0);
+            raw_body(answer, &padding)
+        }
+        Some(DeviceFault::TrailingGarbage) => raw_body(answer, b"\r\nGARBAGE"),
+        Some(DeviceFault::NoContentLength) => Outcome::Raw(
+            format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{answer}")
+                .into_bytes(),
+        ),
+        Some(DeviceFault::LfChunked) => {
+            let text = answer.to_string();
+            let (a, b) = text.split_at(text.len() / 2);
+            Outcome::Raw(
+                format!(
+                    "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n{:x}\n{a}\n{:x}\n{b}\n0\n\n",
+                    a.len(),
+                    b.len()
+                )
+                .into_bytes(),
+            )
+        }
+        Some(DeviceFault::NoStatusLine) => Outcome::Raw(answer.to_string().into_bytes()),
         _ => Outcome::Json(answer),
     }
+}
+
+/// A 200 whose body is `answer` followed by `tail`.
+fn raw_body(answer: Value, tail: &[u8]) -> Outcome {
+    let mut body = answer.to_string().into_bytes();
+    body.extend_from_slice(tail);
+    Outcome::Raw(
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body,
+        }
+        .bytes(),
+    )
 }
 
 fn take_fault(faults: &mut Vec<FaultRule>, read: Option<u8>) -> Option<DeviceFault> {

@@ -40,6 +40,18 @@ pub enum DeviceFault {
     CutOff,
     /// Reads the request and never answers (until the stand-in stops, at most 60 s).
     NoAnswer,
+    /// The answer, then one NUL byte (as some firmware's buffers end up on the wire).
+    TrailingNul,
+    /// The answer, then zeros and spaces up to 512 bytes.
+    Padded,
+    /// The answer, then a line end and `GARBAGE`: not padding, so ambiguous.
+    TrailingGarbage,
+    /// The answer without `Content-Length`, ended by closing the connection.
+    NoContentLength,
+    /// The answer chunked, every chunk line ended by a bare LF instead of CRLF.
+    LfChunked,
+    /// The answer's JSON alone, without a status line or headers, then close.
+    NoStatusLine,
 }
 
 /// Which requests a fault replaces.
