@@ -1,14 +1,20 @@
-//! The C ABI from real C: the example and a test program compiled with gcc,
-//! the header compiled as C++, everything run under valgrind against the stand-in.
+//! Using hmx from C and C++.
+//!
+//! The example and the test programs compiled with gcc, the header compiled
+//! as C++, everything run under valgrind against the stand-ins. (Proxies and
+//! the system store from C are in tests/networks.rs.)
 #![cfg(feature = "test-util")]
 
 mod common;
 
 use std::process::{Command, Output};
 
+use common::net::{announce, by_name_url, closed_port, free_udp_port, routing_proxy};
+use common::procs::assert_exit;
 use common::{c_dir, valgrind};
-
-use hmx::testing::{DEMO_EMAIL, DEMO_PASSWORD, Fault, MockCloud, MockCloudBuilder, Route};
+use hmx::testing::{
+    DEMO_EMAIL, DEMO_PASSWORD, Fault, MockCloud, MockCloudBuilder, MockProxy, Route,
+};
 
 fn in_cloud(cloud: &MockCloud, program: &str, args: &[&str]) -> Output {
     let ca = cloud.ca_file().to_str().unwrap();
@@ -24,13 +30,7 @@ fn in_cloud(cloud: &MockCloud, program: &str, args: &[&str]) -> Output {
 }
 
 fn assert_ok(output: &Output) {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(output, 0);
 }
 
 #[test]
@@ -143,12 +143,7 @@ fn statuses_from_the_transport() {
     );
     assert_ok(&output);
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let closed = format!("https://127.0.0.1:{port}");
+    let closed = format!("https://127.0.0.1:{}", closed_port());
     let output = valgrind(
         "test_hmx",
         &["status", "HMX_STATUS_NETWORK", "20000"],
@@ -192,9 +187,7 @@ fn field_faults_through_c() {
         );
     }
 
-    let cloud = MockCloud::builder()
-        .devices(hmx::testing::demo_devices(7))
-        .page_size(3)
+    let cloud = common::paged(7, 3)
         .change_after_page(1, ListChange::RemoveFirst(3), 1)
         .start()
         .unwrap();
@@ -218,10 +211,7 @@ fn field_faults_through_c() {
         (Route::DevicePage(2), 401, 268, "HMX_STATUS_AUTH"),
         (Route::DevicePage(1), 500, 290, "HMX_STATUS_HTTP"),
     ] {
-        let cloud = MockCloud::builder()
-            .fault(route, Fault::EchoSecret { status, padding })
-            .start()
-            .unwrap();
+        let cloud = common::faulty(route, Fault::EchoSecret { status, padding });
         assert_ok(&in_cloud(&cloud, "test_hmx", &["status", want]));
     }
 }
@@ -268,10 +258,7 @@ fn rate_limit_details_from_c() {
                 .collect(),
             body: body.into(),
         };
-        let cloud = MockCloud::builder()
-            .fault(Route::Login, fault)
-            .start()
-            .unwrap();
+        let cloud = common::faulty(Route::Login, fault);
         assert_ok(&in_cloud(&cloud, "test_hmx", &["limited", min, max]));
     }
 }
@@ -289,10 +276,7 @@ fn native(program: &str, args: &[&str], base_url: &str, ca: &str) -> Output {
 
 #[test]
 fn connect_and_request_timeouts_from_c() {
-    let cloud = MockCloud::builder()
-        .fault(Route::Login, Fault::Hang)
-        .start()
-        .unwrap();
+    let cloud = common::faulty(Route::Login, Fault::Hang);
     let ca = cloud.ca_file().to_str().unwrap();
     // Takes the TCP connection, never speaks: the 1 s connect bound ends it.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -327,15 +311,8 @@ fn release_build_is_valgrind_clean() {
         ("HMX_CA_FILE", ca),
         ("HMX_PASSWORD", DEMO_PASSWORD),
     ];
-    let proxy = hmx::testing::MockProxy::builder()
-        .route(
-            hmx::testing::CLOUD_HOST,
-            std::net::Ipv4Addr::LOCALHOST.into(),
-        )
-        .start()
-        .unwrap();
-    let port = cloud.base_url().rsplit(':').next().unwrap();
-    let by_name = format!("https://{}:{port}", hmx::testing::CLOUD_HOST);
+    let proxy = routing_proxy(MockProxy::builder());
+    let by_name = by_name_url(&cloud);
     let network_env = [
         ("HMX_BASE_URL", by_name.as_str()),
         ("HMX_PROXY", &proxy.url()),
@@ -363,36 +340,13 @@ fn release_build_is_valgrind_clean() {
     }
 }
 
-#[test]
-fn proxy_and_system_roots_from_c() {
-    use hmx::testing::{CLOUD_HOST, MockProxy};
-    let cloud = MockCloud::start().unwrap();
-    let proxy = MockProxy::builder()
-        .route(CLOUD_HOST, std::net::Ipv4Addr::LOCALHOST.into())
-        .start()
-        .unwrap();
-    let port = cloud.base_url().rsplit(':').next().unwrap();
-    let output = valgrind(
-        "test_hmx",
-        &["network", "5"],
-        &[
-            ("HMX_BASE_URL", &format!("https://{CLOUD_HOST}:{port}")),
-            ("HMX_PROXY", &proxy.url()),
-            ("SSL_CERT_FILE", cloud.ca_file().to_str().unwrap()),
-        ],
-    );
-    assert_ok(&output);
-    assert_eq!(proxy.stats().tunnels, 1);
-}
-
 /// The local client from C (issue: the local client from C, Python and the
 /// command), against the stand-in thermostat, under valgrind with the
 /// release library.
 #[test]
 fn local_client_from_c() {
-    use hmx::testing::{Announcer, DEMO_KEY, DeviceFault, MockThermostat, On, announcement};
+    use hmx::testing::{Announcer, DEMO_KEY, DeviceFault, MockThermostat, On};
     use hmx::totp::Scheme;
-    use std::net::{Ipv4Addr, SocketAddrV4};
 
     let run = |args: &[&str], device: Option<&MockThermostat>| {
         let host = device.map(|d| d.host()).unwrap_or_default();
@@ -432,23 +386,14 @@ fn local_client_from_c() {
     run(&["misuse"], None);
 
     // Three devices announcing themselves on loopback.
-    let port = {
-        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let target = SocketAddrV4::new(Ipv4Addr::new(127, 255, 255, 255), port);
+    let port = free_udp_port();
     let _announcers: Vec<Announcer> = (2..=4u8)
         .map(|last| {
-            let sn = format!("0580160005434648393735200000{last:02}");
-            let packet = announcement(&sn, "sx").to_string();
-            let source = Ipv4Addr::new(127, 0, 0, last);
-            Announcer::start(
-                packet,
-                source,
-                target,
-                std::time::Duration::from_millis(100),
+            announce(
+                &format!("0580160005434648393735200000{last:02}"),
+                last,
+                port,
             )
-            .unwrap()
         })
         .collect();
     let printed = run(&["discover", &port.to_string(), "3"], None);

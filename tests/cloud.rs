@@ -1,9 +1,18 @@
-//! The Rust client against the stand-in cloud: every behaviour the README promises.
+//! Getting the keys from the cloud with the Rust client.
+//!
+//! Against the stand-in: every behaviour the README promises, and
+//! examples/keys.rs.
 #![cfg(feature = "test-util")]
 
+mod common;
+
 use std::net::TcpListener;
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::net::{closed_port, cloud_port};
+use common::secrets::secret_pieces;
+use common::{faulty, paged};
 use hmx::testing::{
     DEMO_EMAIL, DEMO_PASSWORD, Fault, ListChange, MockCloud, NextLink, Route, TlsMode,
 };
@@ -110,7 +119,7 @@ fn proxied_next_links_go_to_the_base_origin() {
     // A server on the same host but another port must hear nothing: links
     // naming it are sent to the base URL's port instead.
     let witness = MockCloud::start().unwrap();
-    let witness_port = witness.base_url().rsplit(':').next().unwrap().to_string();
+    let witness_port = cloud_port(&witness);
     for style in [
         NextLink::PlainHttp,
         NextLink::NoPort,
@@ -135,7 +144,7 @@ fn proxied_next_links_go_to_the_base_origin() {
     // The same through a base URL named `localhost`, links naming `LOCALHOST.`.
     let cloud =
         start(MockCloud::builder().next_link(NextLink::Template("http://LOCALHOST.{path}".into())));
-    let port = cloud.base_url().rsplit(':').next().unwrap();
+    let port = cloud_port(&cloud);
     let client = cloud
         .client_builder()
         .base_url(format!("https://localhost:{port}"))
@@ -148,7 +157,7 @@ fn proxied_next_links_go_to_the_base_origin() {
 #[test]
 fn foreign_next_link_is_refused_and_the_other_host_hears_nothing() {
     let other = MockCloud::start().unwrap();
-    let port = other.base_url().rsplit(':').next().unwrap().to_string();
+    let port = cloud_port(&other);
     // `localhost` is another host name than the base URL's 127.0.0.1, even if
     // it resolves to the same address.
     for origin in [
@@ -174,15 +183,11 @@ fn foreign_next_link_is_refused_and_the_other_host_hears_nothing() {
 fn an_empty_next_means_the_last_page() {
     let body = json!({"count": 1, "next": "", "previous": null,
                       "results": [hmx::testing::demo_devices(1)[0]]});
-    let cloud = start(
-        MockCloud::builder().fault(Route::DevicePage(1), Fault::Body(body.to_string().into())),
-    );
+    let cloud = faulty(Route::DevicePage(1), Fault::Body(body.to_string().into()));
     assert_eq!(fetch(&cloud).unwrap().len(), 1);
     // An envelope without `count` is accepted too.
     let body = json!({"next": null, "results": hmx::testing::demo_devices(2)});
-    let cloud = start(
-        MockCloud::builder().fault(Route::DevicePage(1), Fault::Body(body.to_string().into())),
-    );
+    let cloud = faulty(Route::DevicePage(1), Fault::Body(body.to_string().into()));
     assert_eq!(fetch(&cloud).unwrap().len(), 2);
 }
 
@@ -200,11 +205,7 @@ fn served_ids(cloud: &MockCloud) -> Vec<i64> {
 
 #[test]
 fn a_list_that_changes_while_read_is_read_again() {
-    let seven = || {
-        MockCloud::builder()
-            .devices(hmx::testing::demo_devices(7))
-            .page_size(3)
-    };
+    let seven = || paged(7, 3);
     // 3 devices deleted after page 1: DRF's page 2 now starts later.
     let cloud = start(seven().change_after_page(1, ListChange::RemoveFirst(3), 1));
     let devices = fetch(&cloud).unwrap();
@@ -243,9 +244,7 @@ fn a_list_that_changes_while_read_is_read_again() {
 fn a_count_that_disagrees_with_the_pages_is_a_change() {
     // A server whose count never matches what it serves: read 3 times, then Protocol.
     let body = json!({"count": 9, "next": null, "results": hmx::testing::demo_devices(2)});
-    let cloud = start(
-        MockCloud::builder().fault(Route::DevicePage(1), Fault::Body(body.to_string().into())),
-    );
+    let cloud = faulty(Route::DevicePage(1), Fault::Body(body.to_string().into()));
     let e = fetch_err(&cloud);
     assert_eq!(e.kind(), ErrorKind::Protocol);
     assert!(e.to_string().contains("count says 9"), "{e}");
@@ -259,11 +258,7 @@ fn next_cycle_and_too_many_pages() {
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     assert_eq!(cloud.stats().requests, 4);
 
-    let cloud = start(
-        MockCloud::builder()
-            .devices(hmx::testing::demo_devices(1001))
-            .page_size(1),
-    );
+    let cloud = start(paged(1001, 1));
     let e = fetch_err(&cloud);
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     assert!(e.to_string().contains("1000 pages"), "{e}");
@@ -285,7 +280,7 @@ fn login_refusals_carry_the_servers_words() {
 
     for status in [401, 403] {
         let body = json!({"detail": "Account locked.", "email": ["Unknown."]}).to_string();
-        let cloud = start(MockCloud::builder().fault(Route::Login, Fault::status(status, body)));
+        let cloud = faulty(Route::Login, Fault::status(status, body));
         let e = fetch_err(&cloud);
         assert_eq!((e.kind(), e.status()), (ErrorKind::Auth, Some(status)));
         assert!(
@@ -295,20 +290,10 @@ fn login_refusals_carry_the_servers_words() {
     }
 }
 
-/// Every run of 4 or more characters of `secret` that `shown` contains.
-fn pieces_of(secret: &str, shown: &str) -> Vec<String> {
-    let chars: Vec<char> = secret.chars().collect();
-    chars
-        .windows(4)
-        .map(|w| w.iter().collect::<String>())
-        .filter(|piece| shown.contains(piece.as_str()))
-        .collect()
-}
-
 #[test]
 fn server_text_echoing_the_password_is_redacted() {
     let body = json!({"password": [format!("'{DEMO_PASSWORD}' is too weak")]}).to_string();
-    let cloud = start(MockCloud::builder().fault(Route::Login, Fault::status(400, body)));
+    let cloud = faulty(Route::Login, Fault::status(400, body));
     let e = fetch_err(&cloud);
     for shown in [e.to_string(), format!("{e:?}")] {
         assert!(!shown.contains(DEMO_PASSWORD), "{shown}");
@@ -335,7 +320,7 @@ fn echoed_secrets_leave_no_piece_at_any_offset() {
             assert_eq!(e.kind(), ErrorKind::Auth);
             let shown = format!("{e} {e:?}");
             assert_eq!(
-                pieces_of(password, &shown),
+                secret_pieces(password, &shown),
                 Vec::<String>::new(),
                 "{padding}: {shown}"
             );
@@ -349,7 +334,7 @@ fn echoed_secrets_leave_no_piece_at_any_offset() {
             let e = fetch_err(&cloud);
             let shown = format!("{e} {e:?}");
             assert_eq!(
-                pieces_of(token, &shown),
+                secret_pieces(token, &shown),
                 Vec::<String>::new(),
                 "{padding}: {shown}"
             );
@@ -384,7 +369,7 @@ fn a_proxy_or_cdn_page_is_not_a_refusal() {
         (Route::DevicePage(2), html(401)),
         (Route::DevicePage(3), html(403)),
     ] {
-        let cloud = start(MockCloud::builder().fault(route, fault));
+        let cloud = faulty(route, fault);
         let e = fetch_err(&cloud);
         assert_eq!(e.kind(), ErrorKind::Http, "{route:?}: {e}");
         assert!(e.status().is_some_and(|s| (400..=403).contains(&s)));
@@ -396,21 +381,21 @@ fn a_proxy_or_cdn_page_is_not_a_refusal() {
     }
     // DRF's own JSON refusals stay Auth.
     let body = r#"{"detail":"Authentication credentials were not provided."}"#;
-    let cloud = start(MockCloud::builder().fault(Route::Login, Fault::status(403, body)));
+    let cloud = faulty(Route::Login, Fault::status(403, body));
     assert_eq!(fetch_err(&cloud).kind(), ErrorKind::Auth);
 }
 
 #[test]
 fn retry_after_as_a_date_or_in_the_body() {
     let limited = |headers: Vec<(String, String)>, body: &str| {
-        let cloud = start(MockCloud::builder().fault(
+        let cloud = faulty(
             Route::Login,
             Fault::Respond {
                 status: 429,
                 headers,
                 body: body.into(),
             },
-        ));
+        );
         let e = fetch_err(&cloud);
         assert_eq!(e.kind(), ErrorKind::RateLimited);
         e.retry_after()
@@ -448,7 +433,7 @@ fn a_byte_order_mark_is_skipped() {
     assert_eq!(fetch(&cloud).unwrap().len(), 5);
     // And in error bodies: the server's words still come through.
     let body = "\u{feff}{\"detail\":\"Invalid token.\"}";
-    let cloud = start(MockCloud::builder().fault(Route::DevicePage(1), Fault::status(401, body)));
+    let cloud = faulty(Route::DevicePage(1), Fault::status(401, body));
     let e = fetch_err(&cloud);
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
     assert!(e.to_string().ends_with("Invalid token."), "{e}");
@@ -457,14 +442,14 @@ fn a_byte_order_mark_is_skipped() {
 #[test]
 fn an_encoding_not_asked_for_is_named() {
     for coding in ["gzip", "br", "deflate"] {
-        let cloud = start(MockCloud::builder().fault(
+        let cloud = faulty(
             Route::DevicePage(1),
             Fault::Respond {
                 status: 200,
                 headers: vec![("Content-Encoding".into(), coding.into())],
                 body: vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0],
             },
-        ));
+        );
         let e = fetch_err(&cloud);
         assert_eq!(e.kind(), ErrorKind::Protocol);
         assert!(e.to_string().contains(&format!("`{coding}`")), "{e}");
@@ -476,8 +461,7 @@ fn rejected_token_is_auth_and_never_shown() {
     let token = "9573e6a8e24b025fafbaf81dc2eccbc09b94d187";
     for status in [401, 403] {
         let body = json!({"detail": format!("Token {token} expired.")}).to_string();
-        let cloud =
-            start(MockCloud::builder().fault(Route::AnyDevicePage, Fault::status(status, body)));
+        let cloud = faulty(Route::AnyDevicePage, Fault::status(status, body));
         let e = quick_client(&cloud)
             .list_devices(&token.parse().unwrap())
             .unwrap_err();
@@ -500,12 +484,12 @@ fn rate_limits_with_and_without_retry_after() {
         body: br#"{"detail":"Request was throttled."}"#.to_vec(),
     };
     for route in [Route::Login, Route::DevicePage(2)] {
-        let cloud = start(MockCloud::builder().fault(route, limited.clone()));
+        let cloud = faulty(route, limited.clone());
         let e = fetch_err(&cloud);
         assert_eq!(e.kind(), ErrorKind::RateLimited);
         assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
     }
-    let cloud = start(MockCloud::builder().fault(Route::Login, Fault::status(429, "")));
+    let cloud = faulty(Route::Login, Fault::status(429, ""));
     let e = fetch_err(&cloud);
     assert_eq!((e.kind(), e.retry_after()), (ErrorKind::RateLimited, None));
 }
@@ -517,8 +501,7 @@ fn other_statuses_are_http_errors() {
         (Route::DevicePage(1), 500),
         (Route::Login, 404),
     ] {
-        let cloud =
-            start(MockCloud::builder().fault(route, Fault::status(status, "<html>boom</html>")));
+        let cloud = faulty(route, Fault::status(status, "<html>boom</html>"));
         let e = fetch_err(&cloud);
         assert_eq!(
             (e.kind(), e.status()),
@@ -533,7 +516,7 @@ fn redirects_are_not_followed() {
     let elsewhere = MockCloud::start().unwrap();
     for route in [Route::Login, Route::DevicePage(2)] {
         let to = format!("{}/api/device/", elsewhere.base_url());
-        let cloud = start(MockCloud::builder().fault(route, Fault::Redirect(to)));
+        let cloud = faulty(route, Fault::Redirect(to));
         let e = fetch_err(&cloud);
         assert_eq!((e.kind(), e.status()), (ErrorKind::Http, Some(302)), "{e}");
         assert!(e.to_string().contains("redirect"), "{e}");
@@ -568,7 +551,7 @@ fn malformed_answers_are_protocol_errors() {
         (Route::DevicePage(1), big),
     ];
     for (route, body) in cases {
-        let cloud = start(MockCloud::builder().fault(route, Fault::Body(body)));
+        let cloud = faulty(route, Fault::Body(body));
         let e = fetch_err(&cloud);
         assert_eq!(e.kind(), ErrorKind::Protocol, "{route:?}: {e}");
     }
@@ -609,16 +592,16 @@ fn device_pages_are_retried_but_login_is_not() {
     let cloud = start(MockCloud::builder().fault_times(Route::DevicePage(1), Fault::Drop, 2));
     assert_eq!(fetch(&cloud).unwrap().len(), 5);
 
-    let cloud = start(MockCloud::builder().fault(Route::DevicePage(1), Fault::status(503, "")));
+    let cloud = faulty(Route::DevicePage(1), Fault::status(503, ""));
     let e = fetch_err(&cloud);
     assert_eq!((e.kind(), e.status()), (ErrorKind::Http, Some(503)));
     assert_eq!(cloud.stats().requests, 1 + 3);
 
-    let cloud = start(MockCloud::builder().fault(Route::Login, Fault::Drop));
+    let cloud = faulty(Route::Login, Fault::Drop);
     let e = fetch_err(&cloud);
     assert_eq!(e.kind(), ErrorKind::Network, "{e}");
     assert_eq!(cloud.stats().requests, 1);
-    let cloud = start(MockCloud::builder().fault(Route::Login, Fault::status(502, "")));
+    let cloud = faulty(Route::Login, Fault::status(502, ""));
     assert_eq!(fetch_err(&cloud).status(), Some(502));
     assert_eq!(cloud.stats().requests, 1);
 }
@@ -634,7 +617,7 @@ fn slow_servers_time_out() {
         ),
         (Route::Login, Fault::Delay(Duration::from_secs(3))),
     ] {
-        let cloud = start(MockCloud::builder().fault(route, fault.clone()));
+        let cloud = faulty(route, fault.clone());
         let started = Instant::now();
         let e = fetch_err(&cloud);
         assert_eq!(e.kind(), ErrorKind::Timeout, "{fault:?}: {e}");
@@ -648,13 +631,8 @@ fn slow_servers_time_out() {
 
 #[test]
 fn refused_connections_are_network_errors() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let client = Client::builder()
-        .base_url(format!("http://127.0.0.1:{port}"))
+        .base_url(format!("http://127.0.0.1:{}", closed_port()))
         .build()
         .unwrap();
     let e = client.login("a@b.c", "x").unwrap_err();
@@ -742,7 +720,7 @@ fn connect_and_request_timeouts_are_separate() {
 
     // A server that takes the request and never answers: the request timeout
     // (3 s), not the connect timeout, ends it.
-    let cloud = start(MockCloud::builder().fault(Route::Login, Fault::Hang));
+    let cloud = faulty(Route::Login, Fault::Hang);
     let (e, took) = timed_login(cloud.client_builder());
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(
@@ -762,4 +740,20 @@ fn progress_is_told_after_every_page() {
         .unwrap();
     assert_eq!(devices.len(), 5);
     assert_eq!(seen, [(1, 2), (2, 4), (3, 5)]);
+}
+
+/// examples/keys.rs, the Rust API example, prints what the C example prints.
+#[test]
+fn the_rust_api_example_lists_every_key() {
+    let cloud = MockCloud::start().unwrap();
+    let out = Command::new(common::example("keys"))
+        .env("HMX_BASE_URL", cloud.base_url())
+        .env("HMX_CA_FILE", cloud.ca_file())
+        .env("HMX_EMAIL", DEMO_EMAIL)
+        .env("HMX_PASSWORD", DEMO_PASSWORD)
+        .output()
+        .unwrap();
+    common::procs::assert_exit(&out, 0);
+
+    assert_eq!(common::procs::stdout(&out), common::listing(&cloud));
 }

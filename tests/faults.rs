@@ -1,3 +1,5 @@
+//! Getting the keys when the cloud or the network misbehaves, from Rust and C.
+//!
 //! The fault matrix: every fault against the stand-in, through the Rust API and
 //! through the C ABI (natively, and under valgrind). Each ends in its documented
 //! outcome within the configured timeout + 2 s, and a server the token must
@@ -10,6 +12,8 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::net::closed_port;
+use common::procs::{assert_exit, assert_exit_for};
 use hmx::ErrorKind;
 use hmx::testing::{
     DEMO_EMAIL, DEMO_PASSWORD, Fault, ListChange, MockCloud, MockCloudBuilder, NextLink, Route,
@@ -98,6 +102,16 @@ fn drf(status: u16, body: serde_json::Value) -> Fault {
     Fault::status(status, body.to_string())
 }
 
+/// DRF refusing the token on device page `page`, in its words: `Auth`.
+fn token_refused(name: &'static str, page: usize, status: u16, detail: &str) -> Case {
+    let refusal = drf(status, json!({ "detail": detail }));
+    case(
+        name,
+        Fails(ErrorKind::Auth),
+        fault(Route::DevicePage(page), refusal),
+    )
+}
+
 fn run(case: &Case) {
     let bound = case.timeout + Duration::from_secs(2);
     let check_witness = |setup: &Setup| {
@@ -155,13 +169,7 @@ fn run(case: &Case) {
         .output()
         .unwrap();
     let took = started.elapsed();
-    assert!(
-        output.status.success(),
-        "{} (C): {}{}",
-        case.name,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit_for(&format!("{} (C)", case.name), &output, 0);
     assert!(took <= bound, "{} (C) took {took:?}", case.name);
     check_witness(&setup);
 
@@ -180,13 +188,7 @@ fn run(case: &Case) {
         &["status", status_name(case.want), &slow_ms],
         &env,
     );
-    assert!(
-        output.status.success(),
-        "{} (C, valgrind): {}{}",
-        case.name,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit_for(&format!("{} (C, valgrind)", case.name), &output, 0);
     check_witness(&setup);
 }
 
@@ -239,22 +241,8 @@ fn statuses() {
                 ),
             ),
         ),
-        case(
-            "expired token (401)",
-            Fails(Auth),
-            fault(
-                Route::DevicePage(2),
-                drf(401, json!({"detail": "Invalid token."})),
-            ),
-        ),
-        case(
-            "403 on the device list",
-            Fails(Auth),
-            fault(
-                Route::DevicePage(1),
-                drf(403, json!({"detail": "Forbidden."})),
-            ),
-        ),
+        token_refused("expired token (401)", 2, 401, "Invalid token."),
+        token_refused("403 on the device list", 1, 403, "Forbidden."),
         case(
             "429 with Retry-After",
             Fails(RateLimited),
@@ -332,19 +320,12 @@ fn connections() {
     });
     silent.timeout = Duration::from_millis(1500);
     run_all(vec![
-        case("connection refused", Fails(Network), || {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            Setup {
-                base_url: format!("https://127.0.0.1:{port}"),
-                cloud: None,
-                public_roots: true,
-                witness: None,
-                _listener: None,
-            }
+        case("connection refused", Fails(Network), || Setup {
+            base_url: format!("https://127.0.0.1:{}", closed_port()),
+            cloud: None,
+            public_roots: true,
+            witness: None,
+            _listener: None,
         }),
         case(
             "dropped mid-body (login)",
@@ -450,11 +431,7 @@ fn bodies() {
             ),
         ),
         case("10,000 devices", Devices(10_000), || {
-            cloud(
-                MockCloud::builder()
-                    .devices(demo_devices(10_000))
-                    .page_size(10_000),
-            )
+            cloud(common::paged(10_000, 10_000))
         }),
         case("a 1 MB device name", Devices(3), move || {
             cloud(MockCloud::builder().devices(big_name.clone()))
@@ -484,12 +461,7 @@ fn pagination() {
             || cloud(MockCloud::builder().next_link(NextLink::PlainHttp)),
         ),
         case("list changes while read, then settles", Devices(4), || {
-            cloud(
-                MockCloud::builder()
-                    .devices(demo_devices(7))
-                    .page_size(3)
-                    .change_after_page(1, ListChange::RemoveFirst(3), 1),
-            )
+            cloud(common::paged(7, 3).change_after_page(1, ListChange::RemoveFirst(3), 1))
         }),
         case("list changes on every read", Fails(Protocol), || {
             cloud(MockCloud::builder().change_after_page(1, ListChange::AddFirst, 1000))
@@ -505,11 +477,7 @@ fn pagination() {
             cloud(MockCloud::builder().next_link(NextLink::Cycle))
         }),
         case("1001 pages", Fails(Protocol), || {
-            cloud(
-                MockCloud::builder()
-                    .devices(demo_devices(1001))
-                    .page_size(1),
-            )
+            cloud(common::paged(1001, 1))
         }),
     ]);
 }
@@ -529,11 +497,7 @@ fn big_names_arrive_whole() {
 
 #[test]
 fn sixteen_threads_one_client() {
-    let cloud = MockCloud::builder()
-        .devices(demo_devices(30))
-        .page_size(4)
-        .start()
-        .unwrap();
+    let cloud = common::paged(30, 4).start().unwrap();
     let client = cloud.client();
     let expected = client.fetch_devices(DEMO_EMAIL, DEMO_PASSWORD).unwrap();
     std::thread::scope(|s| {
@@ -550,9 +514,5 @@ fn sixteen_threads_one_client() {
         &["threads", "30", "16"],
         &[("HMX_BASE_URL", cloud.base_url()), ("HMX_CA_FILE", ca)],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
 }

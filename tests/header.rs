@@ -1,3 +1,5 @@
+//! Building C and C++ against include/hmx.h.
+//!
 //! include/hmx.h is exactly what cbindgen generates from src/ffi (HMX_BLESS=1
 //! rewrites it), and declares no name without the `hmx_`/`HMX_` prefix.
 

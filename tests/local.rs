@@ -1,3 +1,5 @@
+//! Working a thermostat on the LAN with the Rust client.
+//!
 //! The local client against the stand-in thermostat: reads, signed writes, refusals, the probe, the clock, pacing, retries, discovery.
 #![cfg(feature = "test-util")]
 

@@ -1,11 +1,19 @@
-//! Networks people have: an HTTP CONNECT proxy (given, or from the
-//! environment) and the system's trust store. In a test binary of its own,
-//! since these tests change environment variables; each holds `ENV`.
+//! Reaching the cloud through a proxy or with the system's trust store.
+//!
+//! The networks people have: an HTTP CONNECT proxy (given, or from the
+//! environment) and the system's trust store, from Rust, from C and with the
+//! `hmx` command. In a test binary of its own, since these tests change
+//! environment variables; each holds `ENV`, also while it starts a program,
+//! which inherits them.
 #![cfg(feature = "test-util")]
 
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+mod common;
+
+use std::net::TcpListener;
 use std::sync::{Mutex, MutexGuard};
 
+use common::net::{by_name_url, cloud_port, routing_proxy};
+use common::procs::assert_exit;
 use hmx::testing::{CLOUD_HOST, DEMO_EMAIL, DEMO_PASSWORD, MockCloud, MockProxy, TlsMode};
 use hmx::{Client, ClientBuilder, ErrorKind, Roots};
 
@@ -37,24 +45,11 @@ fn env(vars: &[(&str, &str)]) -> MutexGuard<'static, ()> {
     guard
 }
 
-const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-fn port(cloud: &MockCloud) -> &str {
-    cloud.base_url().rsplit(':').next().unwrap()
-}
-
 /// A client for the stand-in by the name only a routing proxy can reach.
 fn by_name(cloud: &MockCloud) -> ClientBuilder {
     Client::builder()
-        .base_url(format!("https://{CLOUD_HOST}:{}", port(cloud)))
+        .base_url(by_name_url(cloud))
         .root_ca_pem(cloud.ca_pem())
-}
-
-fn routing_proxy() -> MockProxy {
-    MockProxy::builder()
-        .route(CLOUD_HOST, LOOPBACK)
-        .start()
-        .unwrap()
 }
 
 fn with_credentials(url: &str, user: &str, password: &str) -> String {
@@ -65,11 +60,7 @@ fn with_credentials(url: &str, user: &str, password: &str) -> String {
 fn a_fetch_through_the_proxy_shows_it_no_secret() {
     let _env = env(&[]);
     let cloud = MockCloud::start().unwrap();
-    let proxy = MockProxy::builder()
-        .basic_auth("factory", "proxy-s3cret")
-        .route(CLOUD_HOST, LOOPBACK)
-        .start()
-        .unwrap();
+    let proxy = routing_proxy(MockProxy::builder().basic_auth("factory", "proxy-s3cret"));
     let client = by_name(&cloud)
         .proxy(with_credentials(&proxy.url(), "factory", "proxy-s3cret"))
         .build()
@@ -87,7 +78,7 @@ fn a_fetch_through_the_proxy_shows_it_no_secret() {
     let seen = String::from_utf8_lossy(&recorded);
     assert!(seen.starts_with(&format!(
         "CONNECT {CLOUD_HOST}:{} HTTP/1.1\r\n",
-        port(&cloud)
+        cloud_port(&cloud)
     )));
     let mut secrets = vec![DEMO_PASSWORD.to_string(), DEMO_EMAIL.to_string()];
     secrets.extend(cloud.tokens());
@@ -111,11 +102,7 @@ fn a_fetch_through_the_proxy_shows_it_no_secret() {
 fn a_refusing_or_absent_proxy_is_named() {
     let _env = env(&[]);
     let cloud = MockCloud::start().unwrap();
-    let guarded = MockProxy::builder()
-        .basic_auth("factory", "right")
-        .route(CLOUD_HOST, LOOPBACK)
-        .start()
-        .unwrap();
+    let guarded = routing_proxy(MockProxy::builder().basic_auth("factory", "right"));
     let forbidding = MockProxy::builder().refuse(403).start().unwrap();
     let closed = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -157,7 +144,7 @@ fn a_refusing_or_absent_proxy_is_named() {
 
 #[test]
 fn plain_http_and_loopback_origins() {
-    let proxy = routing_proxy();
+    let proxy = routing_proxy(MockProxy::builder());
     let _env = env(&[("HTTPS_PROXY", &proxy.url()), ("ALL_PROXY", &proxy.url())]);
     // A plain-http base URL (loopback only) never goes through a proxy, not
     // even one given explicitly: the proxy would read everything.
@@ -196,7 +183,7 @@ fn plain_http_and_loopback_origins() {
 #[test]
 fn the_environment_decides_unless_told() {
     let cloud = MockCloud::start().unwrap();
-    let proxy = routing_proxy();
+    let proxy = routing_proxy(MockProxy::builder());
     let url = proxy.url();
     let fetch = |b: ClientBuilder| b.build().unwrap().fetch_devices(DEMO_EMAIL, DEMO_PASSWORD);
     for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
@@ -285,4 +272,76 @@ fn the_system_store_is_trusted_only_when_chosen() {
     let e = Client::builder().roots(Roots::System).build().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
     std::fs::remove_file(empty).unwrap();
+}
+
+#[test]
+fn proxy_and_system_roots_from_c() {
+    let _env = env(&[]);
+    let cloud = MockCloud::start().unwrap();
+    let proxy = routing_proxy(MockProxy::builder());
+    let output = common::valgrind(
+        "test_hmx",
+        &["network", "5"],
+        &[
+            ("HMX_BASE_URL", &by_name_url(&cloud)),
+            ("HMX_PROXY", &proxy.url()),
+            ("SSL_CERT_FILE", cloud.ca_file().to_str().unwrap()),
+        ],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(proxy.stats().tunnels, 1);
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn keys_through_a_proxy_or_the_system_store() {
+    use common::procs::{hmx, stdout};
+    let _env = env(&[]);
+    let cloud = MockCloud::start().unwrap();
+    let proxy = routing_proxy(MockProxy::builder());
+    let named = by_name_url(&cloud);
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        hmx()
+            .env("HMX_PASSWORD", DEMO_PASSWORD)
+            .envs(env.iter().copied())
+            .args(["keys", DEMO_EMAIL])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ca = cloud.ca_file().to_str().unwrap();
+    let out = run(
+        &[
+            "--base-url",
+            &named,
+            "--ca-file",
+            ca,
+            "--proxy",
+            &proxy.url(),
+        ],
+        &[],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).lines().count(), 6);
+    let out = run(
+        &["--base-url", &named, "--ca-file", ca],
+        &[("HTTPS_PROXY", &proxy.url())],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(proxy.stats().tunnels, 2);
+    // --no-proxy: the name resolves nowhere, so nothing is reached (exit 4).
+    let out = run(
+        &["--base-url", &named, "--ca-file", ca, "--no-proxy"],
+        &[("HTTPS_PROXY", &proxy.url())],
+    );
+    assert_exit(&out, 4);
+    assert_eq!(proxy.stats().tunnels, 2);
+    // The system store, here a file named by SSL_CERT_FILE, instead of the bundled roots.
+    let out = run(
+        &["--base-url", cloud.base_url(), "--system-roots"],
+        &[("SSL_CERT_FILE", ca)],
+    );
+    assert_exit(&out, 0);
+    let out = run(&["--base-url", cloud.base_url()], &[("SSL_CERT_FILE", ca)]);
+    assert_exit(&out, 4);
 }

@@ -1,3 +1,5 @@
+//! Using hmx from Python.
+//!
 //! Runs tests/python/test_hmx.py (stdlib unittest) against the built library
 //! and the stand-in cloud process, so that `cargo test` covers the Python module.
 //! (tests/install.rs runs the same file against the installed wheel.)

@@ -1,5 +1,7 @@
-//! No copy of the password, the token or a key survives in freed heap memory:
-//! every block the process frees is searched, through the Rust API and the C functions.
+//! Trusting hmx with the password, the token and the keys.
+//!
+//! No copy of them survives in freed heap memory: every block the process
+//! frees is searched, through the Rust API and the C functions.
 //!
 //! The stand-in runs as a separate process, so only this client's frees are
 //! searched. Each cycle runs twice: with wiping off the search must find
@@ -11,8 +13,7 @@ mod common;
 
 use std::cell::UnsafeCell;
 use std::ffi::{CString, c_char, c_int, c_void};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hmx::testing::{DEMO_EMAIL, DEMO_PASSWORD, demo_devices};
@@ -73,24 +74,9 @@ struct Cloud {
 }
 
 fn start_cloud() -> Cloud {
-    let mut child = Command::new(common::example("mock_cloud"))
-        .args(["--token", TOKEN, "--devices", "5", "--page-size", "2"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut value = |name: &str| {
-        lines
-            .next()
-            .unwrap()
-            .unwrap()
-            .strip_prefix(name)
-            .unwrap()
-            .to_string()
-    };
-    let base_url = value("HMX_BASE_URL=");
-    let ca_pem = std::fs::read_to_string(value("HMX_CA_FILE=")).unwrap();
+    let args = ["--token", TOKEN, "--devices", "5", "--page-size", "2"];
+    let (child, base_url, ca_file) = common::procs::mock_cloud(&args, Stdio::piped());
+    let ca_pem = std::fs::read_to_string(ca_file).unwrap();
     Cloud {
         child,
         base_url,

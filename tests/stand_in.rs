@@ -1,5 +1,7 @@
-//! The stand-in cloud as a process (examples/mock_cloud.rs): serving with
-//! stdin closed, and leaving no temporary files when a signal stops it.
+//! Testing your own code against the stand-in cloud process.
+//!
+//! examples/mock_cloud.rs: serving with stdin closed, and leaving no
+//! temporary files when a signal stops it.
 #![cfg(feature = "test-util")]
 
 mod common;
@@ -10,16 +12,7 @@ use std::process::{Command, Stdio};
 
 /// Starts the stand-in with `args`; returns it and the CA file it printed.
 fn start(args: &[&str], stdin: Stdio) -> (std::process::Child, String, PathBuf) {
-    let mut child = Command::new(common::example("mock_cloud"))
-        .args(args)
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = || lines.next().unwrap().unwrap();
-    let base_url = next().strip_prefix("HMX_BASE_URL=").unwrap().to_string();
-    let ca_file = PathBuf::from(next().strip_prefix("HMX_CA_FILE=").unwrap());
+    let (child, base_url, ca_file) = common::procs::mock_cloud(args, stdin);
     assert!(ca_file.exists());
     (child, base_url, ca_file)
 }

@@ -1,3 +1,5 @@
+//! Computing a device's token and signing a request with it.
+//!
 //! Device tokens: published vectors, an independent implementation, boundaries, signed bodies.
 
 use hmx::totp::{self, DEVICE_EPOCH_UNIX, code, device_time_from_unix, hotp, seconds_left};

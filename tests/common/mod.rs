@@ -1,9 +1,23 @@
-//! Helpers shared by the integration tests: where the built artifacts are.
+//! Helpers shared by the integration tests: the built artifacts, and what the
+//! stand-ins serve. By concern: [`c`] (C programs and valgrind), [`net`]
+//! (addresses, the routing proxy, announcers), [`procs`] (running programs and
+//! the `hmx` command), [`pty`] (a pseudo-terminal), [`secrets`] (pieces of a
+//! secret in a message).
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+pub mod c;
+pub mod net;
+pub mod procs;
+pub mod pty;
+pub mod secrets;
+
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::OnceLock;
+
+// By their paths from before the split: tests/install.rs uses `common::valgrind_command`.
+#[allow(unused_imports)]
+pub use c::{c_dir, release_c_dir, valgrind, valgrind_command, valgrind_release};
 
 /// `target/debug` (or wherever this test binary's profile directory is).
 pub fn profile_dir() -> PathBuf {
@@ -17,162 +31,25 @@ pub fn profile_dir() -> PathBuf {
 pub fn build_artifacts() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--all-features", "--lib", "--examples"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(
-            status.success(),
-            "cargo build of the library and examples failed"
-        );
+        cargo_build(&["--all-features", "--lib", "--examples"]);
     });
+}
+
+/// `cargo build --quiet ARGS` in this checkout; fails the test if it fails.
+pub fn cargo_build(args: &[&str]) {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo build {} failed", args.join(" "));
 }
 
 /// The path of a built example, building it first.
 pub fn example(name: &str) -> PathBuf {
     build_artifacts();
     profile_dir().join("examples").join(name)
-}
-
-/// The folder with the compiled C programs and a `libhmx.so.0` for the loader.
-pub fn c_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        build_artifacts();
-        compile_c(&profile_dir(), true)
-    })
-}
-
-/// Like [`c_dir`], against the release library built as the C quick start
-/// builds it (LTO, `zeroize-heap`), without the test-only entry points.
-pub fn release_c_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "--features",
-                "zeroize-heap",
-                "--lib",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build --release failed");
-        compile_c(&profile_dir().parent().unwrap().join("release"), false)
-    })
-}
-
-/// Compiles the C example, the C test program and the C++ header check
-/// against the library in `lib_dir`, into `lib_dir/c-tests`.
-fn compile_c(lib_dir: &Path, test_util: bool) -> PathBuf {
-    let dir = lib_dir.join("c-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    // The library's SONAME is libhmx.so.0; cargo writes libhmx.so.
-    let soname = dir.join("libhmx.so.0");
-    let _ = std::fs::remove_file(&soname);
-    std::os::unix::fs::symlink(lib_dir.join("libhmx.so"), &soname).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let link = |cmd: &mut Command| {
-        cmd.arg("-I")
-            .arg(root.join("include"))
-            .arg("-L")
-            .arg(lib_dir)
-            .arg("-lhmx")
-            .arg(format!("-Wl,-rpath,{}", dir.display()))
-            .arg("-pthread");
-    };
-    for (compiler, std, source, out) in [
-        ("gcc", "-std=c11", "examples/c/list_keys.c", "list_keys"),
-        ("gcc", "-std=c11", "tests/c/test_hmx.c", "test_hmx"),
-        ("gcc", "-std=c11", "tests/c/test_local.c", "test_local"),
-        (
-            "g++",
-            "-std=c++17",
-            "tests/c/header_check.cpp",
-            "header_check",
-        ),
-    ] {
-        let mut cmd = Command::new(compiler);
-        cmd.args([std, "-Wall", "-Wextra", "-Werror"]);
-        if test_util {
-            cmd.arg("-DHMX_TEST_UTIL");
-        }
-        cmd.arg("-o").arg(dir.join(out)).arg(root.join(source));
-        link(&mut cmd);
-        let output = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("{compiler} not found: {e}"));
-        assert!(
-            output.status.success(),
-            "{compiler} {source} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    dir
-}
-
-/// Runs a program from [`release_c_dir`] under valgrind exactly as the README
-/// tells users to run their own tools: every leak kind valgrind counts as an
-/// error (definite and possible) fails, and so does any memory error.
-pub fn valgrind_release(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new("valgrind");
-    cmd.args(["--leak-check=full", "--error-exitcode=99"])
-        .arg(format!(
-            "--suppressions={}/tests/c/valgrind.supp",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .arg(release_c_dir().join(program))
-        .args(args)
-        .envs(env.iter().copied());
-    let output = cmd.output().expect("valgrind is installed (see README)");
-    assert_ne!(
-        output.status.code(),
-        Some(99),
-        "valgrind found errors in the release build:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// valgrind with the project's settings: memory errors and definite leaks
-/// make it exit 99; the known false positives are suppressed.
-pub fn valgrind_command() -> Command {
-    let mut cmd = Command::new("valgrind");
-    cmd.args([
-        "-q",
-        "--leak-check=full",
-        "--errors-for-leak-kinds=definite",
-        "--error-exitcode=99",
-    ])
-    .arg(format!(
-        "--suppressions={}/tests/c/valgrind.supp",
-        env!("CARGO_MANIFEST_DIR")
-    ));
-    cmd
-}
-
-/// Runs a compiled program under valgrind; fails the test on any memory error
-/// or definite leak (valgrind's exit code is then 99).
-pub fn valgrind(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = valgrind_command();
-    cmd.arg(c_dir().join(program))
-        .args(args)
-        .env_remove("HMX_BASE_URL")
-        .env_remove("HMX_CA_FILE")
-        .env_remove("HMX_PASSWORD")
-        .envs(env.iter().copied());
-    let output = cmd.output().expect("valgrind is installed (see README)");
-    assert_ne!(
-        output.status.code(),
-        Some(99),
-        "valgrind found errors:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
 
 /// What tests/python/test_hmx.py reads from its environment: the stand-in
@@ -202,7 +79,8 @@ pub fn python_test_env(cmd: &mut Command) {
         .env("HMX_EXPECT_TOTP", serde_json::to_string(&vectors).unwrap());
 }
 
-/// What examples/c/list_keys.c prints for the stand-in's devices: `sn<TAB>name<TAB>key` lines.
+/// What examples/c/list_keys.c (and examples/keys.rs) print for the
+/// stand-in's devices: `sn<TAB>name<TAB>key` lines.
 #[cfg(feature = "test-util")]
 pub fn listing(cloud: &hmx::testing::MockCloud) -> String {
     cloud
@@ -228,4 +106,21 @@ pub fn throttled(retry_after_s: u32) -> hmx::testing::Fault {
         headers: vec![("Retry-After".into(), retry_after_s.to_string())],
         body: br#"{"detail":"Request was throttled."}"#.to_vec(),
     }
+}
+
+/// A stand-in with `n` demo devices, `page_size` a page.
+#[cfg(feature = "test-util")]
+pub fn paged(n: usize, page_size: usize) -> hmx::testing::MockCloudBuilder {
+    hmx::testing::MockCloud::builder()
+        .devices(hmx::testing::demo_devices(n))
+        .page_size(page_size)
+}
+
+/// The stand-in cloud with `fault` on `route`, started.
+#[cfg(feature = "test-util")]
+pub fn faulty(route: hmx::testing::Route, fault: hmx::testing::Fault) -> hmx::testing::MockCloud {
+    hmx::testing::MockCloud::builder()
+        .fault(route, fault)
+        .start()
+        .unwrap()
 }

@@ -1,0 +1,184 @@
+//! Working a thermostat on the LAN with the `hmx` command.
+//!
+//! `hmx discover`, `get`, `set` (signed, blocked, a busy device), a serial
+//! found on the LAN, `probe`, and `hmx demo`, the whole chain.
+#![cfg(all(feature = "cli", feature = "test-util"))]
+
+mod common;
+
+use common::net::{announce, free_udp_port};
+use common::procs::{assert_exit, hmx, stderr, stdout};
+use hmx::testing::{DEMO_KEY, DeviceFault, MockThermostat, On};
+use hmx::totp::Scheme;
+
+fn locked() -> MockThermostat {
+    MockThermostat::builder()
+        .locked(DEMO_KEY, Scheme::default())
+        .start()
+        .unwrap()
+}
+
+/// `hmx SUBCOMMAND HOST --sn SN REST...` for `args` = `SUBCOMMAND REST...`.
+fn on(device: &MockThermostat, args: &[&str]) -> std::process::Output {
+    let mut cmd = hmx();
+    cmd.arg(args[0]);
+    cmd.arg(device.host()).args(["--sn", device.sn()]);
+    cmd.args(&args[1..]).output().unwrap()
+}
+
+#[test]
+fn discover_lists_each_device_once() {
+    let port = free_udp_port();
+    let sns = [
+        "058016000543464839373520000201",
+        "058016000543464839373520000202",
+    ];
+    let _a = announce(sns[0], 2, port);
+    let _b = announce(sns[1], 3, port);
+    let out = hmx()
+        .args([
+            "discover",
+            "--seconds",
+            "1.5",
+            "--json",
+            "--port",
+            &port.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let found: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let mut got: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["sn"].as_str().unwrap())
+        .collect();
+    got.sort();
+    assert_eq!(got, sns);
+    assert_eq!(found[0]["ip"].as_str().unwrap().rsplit('.').count(), 4);
+    let out = hmx()
+        .args(["discover", "--seconds=1", "--port", &port.to_string()])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("SERIAL\tIP\tHW\tCONNECTION\tWIFI\tCLOUD\n"));
+    assert_eq!(stdout(&out).lines().count(), 3);
+}
+
+#[test]
+fn get_reads_what_the_device_sends() {
+    let device = locked();
+    let out = on(&device, &["get", "--json"]);
+    assert_exit(&out, 2); // no WHAT
+    for (what, want) in [
+        ("params", "ID\tTYPE\tVALUE\n"),
+        ("telemetry", "t.1\t"),
+        ("schedule", "DAY\tFROM\tSETPOINT\n"),
+    ] {
+        let out = on(&device, &["get", what]);
+        assert_exit(&out, 0);
+        assert!(stdout(&out).contains(want), "{what}: {}", stdout(&out));
+    }
+    let out = on(&device, &["get", "time", "--json"]);
+    assert_exit(&out, 0);
+    let time: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let diff = i64::from(time["time"].as_u64().unwrap() as u32) - i64::from(device.device_time());
+    assert!(diff.abs() <= 5, "{diff}");
+}
+
+#[test]
+fn a_signed_write_a_blocked_one_and_a_busy_device() {
+    let device = locked();
+    // Blocked without a key or with a wrong one: exit 7, nothing applied.
+    let out = on(&device, &["set", "23=2"]);
+    assert_exit(&out, 7);
+    assert!(
+        stderr(&out).contains("LAN locking is on"),
+        "{}",
+        stderr(&out)
+    );
+    let out = on(&device, &["set", "--key", "AAAAAAAAAAAAAAAA", "23=2"]);
+    assert_exit(&out, 7);
+    assert!(!stderr(&out).contains("AAAAAAAAAAAAAAAA"));
+    assert_eq!(device.stats().writes_applied, 0);
+    // Signed with the key from HMX_TOTP_KEY.
+    let out = hmx()
+        .env("HMX_TOTP_KEY", DEMO_KEY)
+        .args(["set", &device.host(), "--sn", device.sn(), "23=2", "52=420"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert_eq!(device.parameter(23).as_deref(), Some("2"));
+    assert_eq!(device.parameter(52).as_deref(), Some("420"));
+    // Strict before sending: an id the device does not list, a bad pair.
+    assert_exit(&on(&device, &["set", "--key", DEMO_KEY, "999=1"]), 2);
+    assert_exit(&on(&device, &["set", "--key", DEMO_KEY, "brightness"]), 2);
+    // Busy twice, then an answer; busy every time: a timeout (exit 4).
+    device.inject(On::Cmd(4), DeviceFault::Busy, 2);
+    assert_exit(&on(&device, &["get", "telemetry"]), 0);
+    device.inject(On::Cmd(4), DeviceFault::Busy, 3);
+    let out = on(&device, &["get", "telemetry"]);
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains(&device.host()), "{}", stderr(&out));
+}
+
+#[test]
+fn a_serial_is_found_on_the_lan() {
+    let device = MockThermostat::start().unwrap();
+    let port = free_udp_port();
+    let _a = announce(device.sn(), 2, port);
+    // The announcement comes from 127.0.0.2; the stand-in listens on
+    // 127.0.0.1 at its own port, so ask only that the lookup works and
+    // names the address it found.
+    let out = hmx()
+        .args(["get", device.sn(), "time", "--discovery-seconds", "3"])
+        .args(["--discovery-port", &port.to_string(), "--timeout", "1"])
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains(&format!("looking for {}", device.sn())));
+    assert!(stderr(&out).contains("127.0.0.2"), "{}", stderr(&out));
+    // Unheard: exit 6.
+    let out = hmx()
+        .args(["get", "058016000543464839373520009999", "time"])
+        .args([
+            "--discovery-seconds",
+            "0.5",
+            "--discovery-port",
+            &port.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 6);
+}
+
+#[test]
+fn probe_names_the_scheme() {
+    let device = MockThermostat::builder()
+        .locked(DEMO_KEY, Scheme::RAW_UNIX)
+        .start()
+        .unwrap();
+    let out = on(&device, &["probe", "--key", DEMO_KEY]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("accepted: raw-unix"),
+        "{}",
+        stdout(&out)
+    );
+    assert_exit(&on(&device, &["probe"]), 2);
+}
+
+#[test]
+fn demo_runs_the_whole_chain() {
+    let out = hmx().arg("demo").output().unwrap();
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    for step in ["1. Log in", "2. List", "3. Discover", "4. Read", "5. Write"] {
+        assert!(text.contains(step), "{text}");
+    }
+    assert!(text.contains("without the key: refused"), "{text}");
+    assert!(
+        text.contains("is now 7") || text.contains("is now 3"),
+        "{text}"
+    );
+}

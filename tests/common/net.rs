@@ -1,0 +1,62 @@
+//! Addresses on this machine: ports nobody listens on, the routing proxy that
+//! reaches the stand-in by the cloud's name, thermostats announcing themselves.
+
+use std::net::{TcpListener, UdpSocket};
+#[cfg(feature = "test-util")]
+use std::{
+    net::{Ipv4Addr, SocketAddrV4},
+    time::Duration,
+};
+
+#[cfg(feature = "test-util")]
+use hmx::testing::{Announcer, CLOUD_HOST, MockCloud, MockProxy, MockProxyBuilder, announcement};
+
+/// A TCP port on 127.0.0.1 that nothing listens on (a connection is refused).
+pub fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A UDP port on 127.0.0.1 free for a listener.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The port of the stand-in's base URL.
+#[cfg(feature = "test-util")]
+pub fn cloud_port(cloud: &MockCloud) -> &str {
+    cloud.base_url().rsplit(':').next().unwrap()
+}
+
+/// The stand-in's base URL by [`CLOUD_HOST`], a name that resolves
+/// nowhere: only a [`routing_proxy`] reaches it.
+#[cfg(feature = "test-util")]
+pub fn by_name_url(cloud: &MockCloud) -> String {
+    format!("https://{CLOUD_HOST}:{}", cloud_port(cloud))
+}
+
+/// Starts `proxy`, routing [`CLOUD_HOST`] to this machine.
+#[cfg(feature = "test-util")]
+pub fn routing_proxy(proxy: MockProxyBuilder) -> MockProxy {
+    proxy
+        .route(CLOUD_HOST, Ipv4Addr::LOCALHOST.into())
+        .start()
+        .unwrap()
+}
+
+/// A thermostat `sn` announcing itself from 127.0.0.`last` to the loopback
+/// broadcast address at `port`, every 100 ms.
+#[cfg(feature = "test-util")]
+pub fn announce(sn: &str, last: u8, port: u16) -> Announcer {
+    let target = SocketAddrV4::new(Ipv4Addr::new(127, 255, 255, 255), port);
+    let packet = announcement(sn, "sx").to_string();
+    let every = Duration::from_millis(100);
+    Announcer::start(packet, Ipv4Addr::new(127, 0, 0, last), target, every).unwrap()
+}
