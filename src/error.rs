@@ -269,6 +269,11 @@ fn scrub_pieces(text: &str, secret: &str, marker: &str) -> String {
         .chain([text.len()])
         .collect();
     let chars = bounds.len() - 1;
+    // Characters `from..to` of `text`; both are within `bounds` wherever this is called.
+    let run = |from: usize, to: usize| match (bounds.get(from), bounds.get(to)) {
+        (Some(&a), Some(&b)) => text.get(a..b),
+        _ => None,
+    };
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars {
@@ -276,7 +281,7 @@ fn scrub_pieces(text: &str, secret: &str, marker: &str) -> String {
         let mut piece = 0;
         while i + piece < chars
             && (piece + 1 < MIN_SECRET_PIECE
-                || secret.contains(&text[bounds[i]..bounds[i + piece + 1]]))
+                || run(i, i + piece + 1).is_some_and(|r| secret.contains(r)))
         {
             piece += 1;
         }
@@ -284,7 +289,7 @@ fn scrub_pieces(text: &str, secret: &str, marker: &str) -> String {
             out.push_str(marker);
             i += piece;
         } else {
-            out.push_str(&text[bounds[i]..bounds[i + 1]]);
+            out.push_str(run(i, i + 1).unwrap_or_default());
             i += 1;
         }
     }

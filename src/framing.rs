@@ -35,27 +35,27 @@ pub(crate) fn json_value(bytes: &[u8]) -> Framed {
     let Some(start) = start else {
         return Framed::Empty;
     };
-    let text = &bytes[start..];
+    let text = bytes.get(start..).unwrap_or_default();
     let mut values = serde_json::Deserializer::from_slice(text).into_iter::<Value>();
     let value = match values.next() {
         Some(Ok(value)) => value,
         Some(Err(e)) if e.is_eof() => return Framed::CutOff,
         Some(Err(_)) | None => return Framed::Unreadable(format!("`{}`", quote(text))),
     };
-    let rest = &text[values.byte_offset()..];
+    let rest = text.get(values.byte_offset()..).unwrap_or_default();
     match rest.iter().position(|b| !is_padding(*b)) {
         None => Framed::Value(value),
         Some(at) => Framed::Unreadable(format!(
             "a complete answer followed by {} more byte(s) that are not padding: `{}`",
             rest.len() - at,
-            quote(&rest[at..])
+            quote(rest.get(at..).unwrap_or_default())
         )),
     }
 }
 
 /// `bytes`, cut to [`QUOTE_BYTES`], with anything unprintable escaped.
 pub(crate) fn quote(bytes: &[u8]) -> String {
-    let cut = &bytes[..bytes.len().min(QUOTE_BYTES)];
+    let cut = bytes.get(..QUOTE_BYTES).unwrap_or(bytes);
     let mut out = String::with_capacity(cut.len());
     for &b in cut {
         match b {

@@ -65,7 +65,7 @@ pub(crate) fn read_reply(response: Response<Body>, what: &str) -> Result<Reply, 
         if n == 0 {
             break;
         }
-        if !body.extend(&chunk[..n], MAX_BODY_BYTES) {
+        if !body.extend(chunk.get(..n).unwrap_or_default(), MAX_BODY_BYTES) {
             return Err(too_big(status, what));
         }
     }

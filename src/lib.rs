@@ -21,6 +21,19 @@
 //! body) live in buffers that are wiped when dropped, and never appear in
 //! `Debug` output or error messages.
 
+// Nothing a user's environment, input or a server sends may reach a panic:
+// a panic in a C or Python caller's process is a crash. Each exception is
+// allowed where it stands, with the reason.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
+
 mod cloud;
 mod error;
 mod framing;

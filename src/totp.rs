@@ -31,19 +31,6 @@ pub const PERIOD: u32 = 30;
 /// 2000-01-01T00:00:00Z as Unix time: the device clock's zero.
 pub const DEVICE_EPOCH_UNIX: u64 = 946_684_800;
 
-const POWERS_OF_TEN: [u32; 10] = [
-    1,
-    10,
-    100,
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-    1_000_000_000,
-];
-
 /// Plain RFC 4226 HOTP: HMAC-SHA1 of `counter` (8 bytes, big-endian) under
 /// `key`, dynamic truncation, modulo 10^`digits`. Allocates nothing.
 ///
@@ -61,20 +48,22 @@ pub fn hotp(key: &[u8], counter: u64, digits: u32) -> u32 {
         "HOTP digits must be 1 to 9, not {digits}"
     );
     let mac = hmac_sha1_u64(key, counter.to_be_bytes());
+    // RFC 4226 5.3: the low nibble of the last byte picks 4 bytes at 0..=15.
     let offset = usize::from(mac[19] & 0x0f);
-    let binary = u32::from_be_bytes([
-        mac[offset],
-        mac[offset + 1],
-        mac[offset + 2],
-        mac[offset + 3],
-    ]) & 0x7fff_ffff;
-    binary % POWERS_OF_TEN[digits as usize]
+    let window: [u8; 4] = mac
+        .get(offset..offset + 4)
+        .and_then(|w| w.try_into().ok())
+        .unwrap_or_default();
+    let binary = u32::from_be_bytes(window) & 0x7fff_ffff;
+    binary % 10u32.pow(digits)
 }
 
 /// HMAC-SHA1 (RFC 2104) of an 8-byte message, on the stack. The `hmac`
 /// crate's `zeroize` feature wipes the padded key and the hash state when
 /// the MAC is dropped.
 fn hmac_sha1_u64(key: &[u8], message: [u8; 8]) -> [u8; 20] {
+    // HMAC takes a key of any length (a longer one is hashed first): this never fails.
+    #[allow(clippy::unreachable)]
     let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
     mac.update(&message);

@@ -274,6 +274,33 @@ fn the_system_store_is_trusted_only_when_chosen() {
     std::fs::remove_file(empty).unwrap();
 }
 
+/// Proxies hmx cannot use, whichever scheme support it gains.
+const UNUSABLE_PROXY: &str = "ftp://proxy.invalid:21";
+
+#[test]
+fn an_unusable_proxy_in_the_environment_is_an_error_never_a_panic() {
+    for variable in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+        let _env = env(&[(variable, UNUSABLE_PROXY)]);
+        // Rust: the default client is made, and every call says why it cannot be used.
+        let client = Client::new();
+        for e in [
+            client.login(DEMO_EMAIL, DEMO_PASSWORD).unwrap_err(),
+            client.fetch_devices(DEMO_EMAIL, DEMO_PASSWORD).unwrap_err(),
+            Client::default().login(DEMO_EMAIL, DEMO_PASSWORD).unwrap_err(),
+            Client::builder().build().unwrap_err(),
+        ] {
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{variable}: {e}");
+            assert!(e.message().contains(variable), "{variable}: {e}");
+        }
+    }
+    // C, under valgrind: the NULL client is the default one.
+    let _env = env(&[("HTTPS_PROXY", UNUSABLE_PROXY)]);
+    let output = common::valgrind("test_hmx", &["badenv", "HTTPS_PROXY"], &[]);
+    assert_exit(&output, 0);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn proxy_and_system_roots_from_c() {
     let _env = env(&[]);

@@ -79,7 +79,7 @@ impl DeviceList {
     fn find(&self, sn: &str) -> Option<*const hmx_device> {
         let found = crate::find_device(&self.devices, sn)?;
         let index = self.devices.iter().position(|d| ptr::eq(d, found))?;
-        Some(&self._items[index])
+        self._items.get(index).map(|item| item as *const hmx_device)
     }
 }
 

@@ -163,15 +163,17 @@ impl Listener {
                 .set_read_timeout(Some(left))
                 .map_err(|e| Error::new(ErrorKind::Network, format!("discovery: {e}")))?;
             match self.socket.recv_from(&mut buf) {
-                Ok((n, from)) => match parse_announcement(&buf[..n], from.ip()) {
-                    Ok(found) => return Ok(Some(found)),
-                    Err(why) => {
-                        let mut unreadable = lock(&self.unreadable);
-                        unreadable.count += 1;
-                        let first = format!("came from {}: {why}", from.ip());
-                        unreadable.first.get_or_insert(first);
+                Ok((n, from)) => {
+                    match parse_announcement(buf.get(..n).unwrap_or_default(), from.ip()) {
+                        Ok(found) => return Ok(Some(found)),
+                        Err(why) => {
+                            let mut unreadable = lock(&self.unreadable);
+                            unreadable.count += 1;
+                            let first = format!("came from {}: {why}", from.ip());
+                            unreadable.first.get_or_insert(first);
+                        }
                     }
-                },
+                }
                 Err(e)
                     if matches!(
                         e.kind(),

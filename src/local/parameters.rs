@@ -215,7 +215,10 @@ pub(crate) fn parse_schedule(answer: &Map<String, Value>) -> Result<Schedule, Er
             let (Some(minute), Some(temperature_tenths)) = (minute, t) else {
                 return Err(bad());
             };
-            schedule.days[index].push(Period {
+            let Some(day) = schedule.days.get_mut(index) else {
+                return Err(bad());
+            };
+            day.push(Period {
                 minute,
                 temperature_tenths,
             });

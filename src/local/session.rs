@@ -230,23 +230,33 @@ impl Session<'_> {
         scheme: Scheme,
         data: &Map<String, Value>,
     ) -> Result<(u32, Zeroizing<Vec<u8>>), Error> {
-        let window = |t: u64| t / u64::from(totp::PERIOD);
-        for attempt in 0..2 {
-            let time = self.device_time()?;
-            let read_at = Instant::now();
-            let code = scheme
-                .code(key.as_bytes(), time)
-                .map_err(|e| self.t.context(e))?;
-            let body = body(&self.t.sn, Some((time, code)), data);
-            self.pace();
-            // The clock read is whole seconds: the device may be up to 1 s further on.
-            let latest = u64::from(time) + read_at.elapsed().as_secs() + 1;
-            if attempt == 0 && window(latest) != window(u64::from(time)) {
-                continue;
-            }
+        let (time, body, turned) = self.sign_once(key, scheme, data)?;
+        if !turned {
             return Ok((time, body));
         }
-        unreachable!("the second attempt always returns")
+        let (time, body, _) = self.sign_once(key, scheme, data)?;
+        Ok((time, body))
+    }
+
+    /// One clock read and signature, after the pacing wait; and whether the
+    /// token's 30-second window may have turned during that wait.
+    fn sign_once(
+        &mut self,
+        key: &TotpKey,
+        scheme: Scheme,
+        data: &Map<String, Value>,
+    ) -> Result<(u32, Zeroizing<Vec<u8>>, bool), Error> {
+        let window = |t: u64| t / u64::from(totp::PERIOD);
+        let time = self.device_time()?;
+        let read_at = Instant::now();
+        let code = scheme
+            .code(key.as_bytes(), time)
+            .map_err(|e| self.t.context(e))?;
+        let body = body(&self.t.sn, Some((time, code)), data);
+        self.pace();
+        // The clock read is whole seconds: the device may be up to 1 s further on.
+        let latest = u64::from(time) + read_at.elapsed().as_secs() + 1;
+        Ok((time, body, window(latest) != window(u64::from(time))))
     }
 }
 

@@ -220,7 +220,7 @@ impl Thermostat {
         };
         let mut par = Vec::with_capacity(values.len());
         for (i, (id, value)) in values.iter().enumerate() {
-            if values[..i].iter().any(|(seen, _)| seen == id) {
+            if values.iter().take(i).any(|(seen, _)| seen == id) {
                 return Err(Error::invalid(format!("parameter {id} is given twice")));
             }
             let Some(p) = parameters::find(&listed, *id) else {

@@ -91,7 +91,10 @@ pub(super) fn post(
         if n == 0 {
             break;
         }
-        if !raw.extend(&chunk[..n], MAX_BODY_BYTES + MAX_HEAD_BYTES) {
+        if !raw.extend(
+            chunk.get(..n).unwrap_or_default(),
+            MAX_BODY_BYTES + MAX_HEAD_BYTES,
+        ) {
             return Err(http::too_big(0, what));
         }
         if complete(raw.as_slice()) {
@@ -198,7 +201,7 @@ fn complete(raw: &[u8]) -> bool {
     let Ok(Some(head)) = head(raw) else {
         return false;
     };
-    let body = &raw[head.body_at..];
+    let body = raw.get(head.body_at..).unwrap_or_default();
     if head.chunked() {
         matches!(dechunk(body), Ok(Some(_)))
     } else {
@@ -237,7 +240,7 @@ fn parse(raw: &[u8], what: &str) -> Result<Reply, Error> {
     };
     let status = head.status;
     http::check_coding(head.header("content-encoding"), status, what)?;
-    let rest = &raw[head.body_at..];
+    let rest = raw.get(head.body_at..).unwrap_or_default();
     let body: Zeroizing<Vec<u8>> = if head.chunked() {
         match dechunk(rest) {
             Ok(Some(body)) => body,
@@ -247,9 +250,9 @@ fn parse(raw: &[u8], what: &str) -> Result<Reply, Error> {
         }
     } else {
         match head.content_length() {
-            Some(n) if rest.len() >= n => Zeroizing::new(rest[..n].to_vec()),
             // Shorter than declared: the JSON reader will call it cut off.
-            _ => Zeroizing::new(rest.to_vec()),
+            Some(n) => Zeroizing::new(rest.get(..n).unwrap_or(rest).to_vec()),
+            None => Zeroizing::new(rest.to_vec()),
         }
     };
     if body.len() > MAX_BODY_BYTES {
@@ -266,23 +269,24 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
         let Some(eol) = rest.iter().position(|b| *b == b'\n') else {
             return Ok(None);
         };
-        let line = rest[..eol].strip_suffix(b"\r").unwrap_or(&rest[..eol]);
+        let (line, after) = rest.split_at(eol);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         let size = line.split(|b| *b == b';').next().unwrap_or_default();
         let size = std::str::from_utf8(size)
             .ok()
             .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
             .filter(|n| *n <= MAX_BODY_BYTES)
             .ok_or_else(|| format!("a chunk size line `{}`", quote(line)))?;
-        rest = &rest[eol + 1..];
+        rest = after.get(1..).unwrap_or_default();
         if size == 0 {
             // Trailers, if any, are not needed.
             return Ok(Some(body));
         }
-        if rest.len() < size {
+        let Some((data, after)) = rest.split_at_checked(size) else {
             return Ok(None);
-        }
-        body.extend_from_slice(&rest[..size]);
-        rest = &rest[size..];
+        };
+        body.extend_from_slice(data);
+        rest = after;
         rest = rest
             .strip_prefix(b"\r\n")
             .or_else(|| rest.strip_prefix(b"\n"))

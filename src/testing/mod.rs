@@ -15,6 +15,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Test equipment, not what users run: a stand-in that finds itself broken
+// (its own address unusable, a request it cannot take apart) stops that test
+// loudly instead of answering something a test would then believe.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 mod certs;
 mod cloud;
 mod proxy;

@@ -16,6 +16,8 @@
  *                              a login that must time out after MIN_MS..MAX_MS
  *   test_hmx network N         through the proxy HMX_PROXY, trusting the system store
  *                              (SSL_CERT_FILE), a fetch of N devices; then without it
+ *   test_hmx badenv VARIABLE   the default client (NULL) with an unusable proxy in the
+ *                              environment: login says INVALID_ARGUMENT and names VARIABLE
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -502,6 +504,17 @@ static int scenario_panic(void) {
 #endif
 }
 
+static int scenario_badenv(const char *variable) {
+    char err[512];
+    char *token = (char *)0x1;
+    CHECK_STATUS(hmx_login(NULL, EMAIL, PASSWORD, &token, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    CHECK(token == (char *)0x1);
+    CHECK(strstr(err, variable) != NULL);
+    /* Every later call gives the same answer, not a panic. */
+    CHECK_STATUS(hmx_login(NULL, EMAIL, PASSWORD, &token, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     CHECK(argc >= 2);
     CHECK(strcmp(hmx_version(), "0.1.0") == 0 || hmx_version()[0] != '\0');
@@ -532,6 +545,9 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "totp") == 0 && argc == 8) {
         return scenario_totp(argv + 2);
+    }
+    if (strcmp(argv[1], "badenv") == 0 && argc == 3) {
+        return scenario_badenv(argv[2]);
     }
     if (strcmp(argv[1], "panic") == 0) {
         return scenario_panic();

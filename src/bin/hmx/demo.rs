@@ -115,7 +115,12 @@ pub fn run() -> Result<(), Failure> {
         );
     }
 
-    let locked = &thermostats[0];
+    let Some(locked) = thermostats.first() else {
+        return Err(Failure {
+            code: 5,
+            message: Some("the demo started no thermostat".into()),
+        });
+    };
     let device = hmx::find_device(&devices, locked.sn()).ok_or_else(|| Failure {
         code: 6,
         message: Some("the cloud does not list the locked thermostat".into()),

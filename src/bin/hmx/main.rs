@@ -13,6 +13,15 @@
 //! Exit codes: 0 ok, 2 usage or bad argument, 3 auth, 4 network/timeout/TLS,
 //! 5 HTTP/protocol/rate limited, 6 no device with that serial, 7 blocked by the device.
 
+// As in the library: nothing the user types or a server sends may panic.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
+
 use std::io::{self, Write};
 use std::process::ExitCode;
 

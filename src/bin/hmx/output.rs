@@ -55,12 +55,16 @@ pub fn print_json(
         .iter()
         .map(|d| {
             let key = d.totp_key.as_ref().map(|k| k.as_str());
-            let mut row = json!({"id": d.id, "sn": d.sn, "name": d.name, "totp_key": key});
+            let mut row = serde_json::Map::new();
+            row.insert("id".into(), json!(d.id));
+            row.insert("sn".into(), json!(d.sn));
+            row.insert("name".into(), json!(d.name));
+            row.insert("totp_key".into(), json!(key));
             if let Some(c) = codes {
-                row["code"] = json!(c.of(d));
-                row["valid_for"] = json!(c.valid_for());
+                row.insert("code".into(), json!(c.of(d)));
+                row.insert("valid_for".into(), json!(c.valid_for()));
             }
-            row
+            serde_json::Value::Object(row)
         })
         .collect();
     serde_json::to_writer_pretty(&mut *out, &rows).map_err(io::Error::from)?;
@@ -94,21 +98,19 @@ pub fn print_table(
         }
         rows.push(row);
     }
-    let columns = rows[0].len();
-    let widths: Vec<usize> = (0..columns)
-        .map(|col| {
-            rows.iter()
-                .map(|r| r[col].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let mut widths: Vec<usize> = Vec::new();
+    for r in &rows {
+        widths.resize(widths.len().max(r.len()), 0);
+        for (width, cell) in widths.iter_mut().zip(r) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
     for r in &rows {
         let mut line = String::new();
-        for (col, cell) in r.iter().enumerate() {
+        for (col, (cell, width)) in r.iter().zip(&widths).enumerate() {
             line.push_str(cell);
-            if col + 1 < columns {
-                line.push_str(&" ".repeat(widths[col] - cell.chars().count() + 2));
+            if col + 1 < r.len() {
+                line.push_str(&" ".repeat(width.saturating_sub(cell.chars().count()) + 2));
             }
         }
         writeln!(out, "{line}")?;
