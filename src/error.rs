@@ -138,7 +138,10 @@ impl Error {
     pub(crate) fn from_transport(err: ureq::Error, what: &str) -> Error {
         use ureq::Error as U;
         match err {
-            U::Timeout(t) => Error::new(ErrorKind::Timeout, format!("{what}: timed out ({t})")),
+            U::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
+                Error::new(ErrorKind::Timeout, format!("{what}: no connection in time"))
+            }
+            U::Timeout(_) => Error::new(ErrorKind::Timeout, format!("{what}: no answer in time")),
             U::HostNotFound => Error::new(ErrorKind::Network, format!("{what}: host not found")),
             U::Io(io) => Error::from_io(io, what),
             U::Rustls(e) => Error::new(ErrorKind::Tls, format!("{what}: tls: {e}")),
@@ -173,7 +176,7 @@ impl Error {
         }
         match io.kind() {
             K::TimedOut | K::WouldBlock => {
-                Error::new(ErrorKind::Timeout, format!("{what}: timed out"))
+                Error::new(ErrorKind::Timeout, format!("{what}: no answer in time"))
             }
             K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
                 Error::new(ErrorKind::Network, format!("{what}: connection lost: {io}")).transient()

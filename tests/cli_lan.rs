@@ -182,3 +182,48 @@ fn demo_runs_the_whole_chain() {
         "{text}"
     );
 }
+
+#[test]
+fn a_probe_that_finds_no_scheme_exits_7() {
+    let device = locked();
+    let out = on(&device, &["probe", "--key", "AAAAAAAAAAAAAAAA"]);
+    assert_exit(&out, 7);
+    assert!(stdout(&out).contains("accepted: none"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("refused every token scheme"), "{}", stderr(&out));
+    assert_eq!(device.stats().writes_applied, 0);
+}
+
+#[test]
+fn messages_name_the_commands_own_fixes() {
+    let device = locked();
+    // Blocked: the command's probe, not a Rust method; the address once.
+    let out = on(&device, &["set", "--key", "AAAAAAAAAAAAAAAA", "23=2"]);
+    assert_exit(&out, 7);
+    let err = stderr(&out);
+    assert!(err.contains("hmx probe"), "{err}");
+    assert!(!err.contains("Thermostat::"), "{err}");
+    assert_eq!(err.matches(&device.host()).count(), 1, "{err}");
+    // A device that never answers: the bound and the option that sets it.
+    device.inject(On::Any, DeviceFault::NoAnswer, 10);
+    let out = on(&device, &["get", "telemetry", "--timeout", "0.5"]);
+    assert_exit(&out, 4);
+    let err = stderr(&out);
+    assert!(err.contains("within 500 ms") && err.contains("--timeout"), "{err}");
+    assert!(!err.contains("(global)"), "{err}");
+    assert_eq!(err.matches(&device.host()).count(), 1, "{err}");
+}
+
+#[test]
+fn telemetry_is_printed_in_the_devices_order() {
+    let device = locked();
+    let out = on(&device, &["get", "telemetry", "--json"]);
+    assert_exit(&out, 0);
+    let printed: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&stdout(&out)).unwrap();
+    let direct = device.client().telemetry().unwrap();
+    assert_eq!(
+        printed.keys().collect::<Vec<_>>(),
+        direct.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(printed.keys().next().map(String::as_str), Some("sn"));
+}

@@ -165,9 +165,9 @@ fn strict_where_a_wrong_value_would_be_dangerous() {
     let before = device.stats().requests;
     for (values, what) in [
         (vec![(99u16, "1")], "not one the device lists"),
-        (vec![(23, "256")], "not a uint8"),
-        (vec![(4, "-129")], "not a int8"),
-        (vec![(125, "2")], "not a bool"),
+        (vec![(23, "256")], "type for it, uint8 (0 to 255)"),
+        (vec![(4, "-129")], "type for it, int8 (-128 to 127)"),
+        (vec![(125, "2")], "type for it, bool"),
         (vec![(23, "1"), (23, "2")], "twice"),
         (vec![], "nothing to write"),
     ] {

@@ -286,7 +286,9 @@ fn an_unusable_proxy_in_the_environment_is_an_error_never_a_panic() {
         for e in [
             client.login(DEMO_EMAIL, DEMO_PASSWORD).unwrap_err(),
             client.fetch_devices(DEMO_EMAIL, DEMO_PASSWORD).unwrap_err(),
-            Client::default().login(DEMO_EMAIL, DEMO_PASSWORD).unwrap_err(),
+            Client::default()
+                .login(DEMO_EMAIL, DEMO_PASSWORD)
+                .unwrap_err(),
             Client::builder().build().unwrap_err(),
         ] {
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{variable}: {e}");

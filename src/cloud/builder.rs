@@ -135,6 +135,7 @@ impl ClientBuilder {
             base,
             proxy,
             accept_language: self.accept_language,
+            bounds: (self.connect_timeout.min(self.timeout), self.timeout),
             unusable: None,
         })
     }
@@ -158,6 +159,7 @@ impl Client {
             base: BaseUrl::terneo(),
             proxy: None,
             accept_language: "en".to_string(),
+            bounds: (DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT),
             unusable: Some(why),
         })
     }

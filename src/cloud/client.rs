@@ -1,6 +1,7 @@
 //! [`Client`]: the login, and the page loop that reads the whole device list.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use serde::Serialize;
 use ureq::Agent;
@@ -41,6 +42,8 @@ pub struct Client {
     pub(super) base: BaseUrl,
     pub(super) proxy: Option<ProxyUse>,
     pub(super) accept_language: String,
+    /// The bounds set (for messages): connecting, and each request.
+    pub(super) bounds: (Duration, Duration),
     /// Why [`Client::new`] could not use the environment's settings.
     pub(super) unusable: Option<Error>,
 }
@@ -88,7 +91,7 @@ impl Client {
             return Err(Error::invalid("password is empty"));
         }
         self.login_once(email, password)
-            .map_err(|e| self.redact(e, password))
+            .map_err(|e| self.redact(self.bounded(e), password))
     }
 
     fn login_once(&self, email: &str, password: &str) -> Result<Token, Error> {
@@ -142,7 +145,22 @@ impl Client {
     ) -> Result<Vec<Device>, Error> {
         self.usable()?;
         self.list_pages(token, &mut progress)
-            .map_err(|e| self.redact(e, token.as_str()))
+            .map_err(|e| self.redact(self.bounded(e), token.as_str()))
+    }
+
+    /// A timeout, with the bounds that applied.
+    fn bounded(&self, error: Error) -> Error {
+        if error.kind() != ErrorKind::Timeout {
+            return error;
+        }
+        let (connect, request) = self.bounds;
+        let message = format!(
+            "{} (bounds: {} s to connect, {} s for each request)",
+            error.message(),
+            connect.as_secs_f64(),
+            request.as_secs_f64()
+        );
+        error.with_message(message)
     }
 
     /// The reason this client cannot send anything, if it cannot.

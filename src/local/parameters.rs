@@ -94,7 +94,7 @@ impl ValueType {
         match number {
             Some(n) if (min..=max).contains(&n) => Ok(n.to_string()),
             _ => Err(Error::invalid(format!(
-                "{value:?} is not a {self} value ({min} to {max})"
+                "{value:?} does not fit the device's type for it, {self} ({min} to {max})"
             ))),
         }
     }

@@ -268,7 +268,7 @@ fn explain_block(e: Error, how: &str) -> Error {
     Error::new(
         ErrorKind::Blocked,
         format!(
-            "{} ({how}; if a fresh token is refused, Thermostat::probe tells which scheme the firmware uses)",
+            "{} ({how}; if a fresh token is refused, a probe finds which token scheme the firmware accepts)",
             e.message()
         ),
     )

@@ -177,8 +177,8 @@ fn find_serial(sn: &str, port: u16, within: Duration) -> Result<String, Failure>
 }
 
 impl DeviceArgs {
-    /// The client, and the name to put in messages.
-    fn thermostat(&self) -> Result<(Thermostat, String), Failure> {
+    /// The client (its errors name the address themselves).
+    fn thermostat(&self) -> Result<Thermostat, Failure> {
         let serial = looks_like_serial(&self.host);
         let sn = match (&self.sn, serial) {
             (Some(sn), _) => sn.clone(),
@@ -191,9 +191,9 @@ impl DeviceArgs {
             self.host.clone()
         };
         let t = Thermostat::new(&host, &sn)
-            .map_err(|e| Failure::hmx(&e, Some(&host)))?
+            .map_err(|e| Failure::hmx(&e, None))?
             .timeout(self.timeout);
-        Ok((t, host))
+        Ok(t)
     }
 }
 
@@ -234,8 +234,8 @@ fn parameters_text(list: &[local::Parameter], as_json: bool) -> String {
 }
 
 pub fn get(args: GetArgs) -> Result<(), Failure> {
-    let (t, host) = args.device.thermostat()?;
-    let fail = |e: hmx::Error| Failure::hmx(&e, Some(&host));
+    let t = args.device.thermostat()?;
+    let fail = |e: hmx::Error| Failure::hmx(&e, None);
     let text = match args.what {
         What::Params => parameters_text(&t.parameters().map_err(fail)?, args.json),
         What::Telemetry => {
@@ -307,11 +307,11 @@ pub fn set(args: SetArgs) -> Result<(), Failure> {
         values.push(pair);
     }
     let key = key(args.key)?;
-    let (mut t, host) = args.device.thermostat()?;
+    let mut t = args.device.thermostat()?;
     if let Some(key) = key {
         t = t.key(key);
     }
-    match t.set(&values).map_err(|e| Failure::hmx(&e, Some(&host)))? {
+    match t.set(&values).map_err(|e| Failure::hmx(&e, None))? {
         Written::Accepted => write_out("written\n"),
         Written::Parameters(list) => write_out(&parameters_text(&list, false)),
     }
@@ -321,14 +321,24 @@ pub fn probe(args: ProbeArgs) -> Result<(), Failure> {
     let Some(key) = key(args.key)? else {
         return Err(Failure::usage("give --key KEY (or set HMX_TOTP_KEY)"));
     };
-    let (t, host) = args.device.thermostat()?;
-    let report = t
-        .key(key)
-        .probe()
-        .map_err(|e| Failure::hmx(&e, Some(&host)))?;
+    let t = args.device.thermostat()?;
+    let report = t.key(key).probe().map_err(|e| Failure::hmx(&e, None))?;
     write_out(&format!(
         "{report}\nPlease report this line with your model and firmware version: it settles the token scheme.\n"
-    ))
+    ))?;
+    // Like a refused write: every scheme tried was refused (a wrong key, or a
+    // scheme hmx does not know). With LAN locking off nothing is tried and the
+    // report says so; any write is accepted then.
+    if report.accepted.is_none() && !report.refused.is_empty() {
+        return Err(Failure {
+            code: 7,
+            message: Some(format!(
+                "the device refused every token scheme tried ({}): check the key, or report this device",
+                report.refused.len()
+            )),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -105,6 +105,14 @@ impl Failure {
         if let Some(wait) = err.retry_after() {
             message.push_str(&format!(" (retry after {} s)", wait.as_secs()));
         }
+        // The library says what happened; the command says which of its options changes it.
+        match err.kind() {
+            K::Timeout => message.push_str("; --timeout SECONDS sets the bound"),
+            K::Blocked => message.push_str(
+                "; `hmx probe HOST --key KEY` finds the token scheme the firmware accepts",
+            ),
+            _ => {}
+        }
         Failure {
             code,
             message: Some(message),
