@@ -1,13 +1,17 @@
 //! Runs the stand-in thermostat as a process, for C, Python and shell users.
 //!
-//!     mock_thermostat [--locked KEY] [--busy N] [--announce PORT]
+//!     mock_thermostat [--locked KEY] [--busy N] [--announce PORT] [--fault NAME]
 //!
 //! Prints `HMX_DEVICE_HOST=127.0.0.1:<port>` and `HMX_DEVICE_SN=<serial>`,
-//! then serves `POST /api.cgi` until stdin closes. `--locked KEY` turns LAN
+//! then serves `POST /api.cgi` until stdin closes, and then prints
+//! `HMX_DEVICE_REQUESTS=<n>` and `HMX_DEVICE_MIN_GAP_MS=<ms>` (the shortest
+//! quiet time between two requests; -1 before two). `--locked KEY` turns LAN
 //! locking on with that key (the default token scheme); `--busy N` answers
 //! the next N telemetry reads `{"status":"timeout"}`; `--announce PORT` sends
 //! the discovery packet from 127.0.0.2 to 127.255.255.255:PORT (loopback
-//! only) every 200 ms.
+//! only) every 200 ms; `--fault NAME` frames every answer as small stacks do:
+//! `trailing-nul`, `padded`, `no-content-length`, `lf-chunked` (accepted by
+//! hmx), `trailing-garbage`, `no-status-line` (refused, quoting them).
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -19,7 +23,7 @@ use hmx::totp::Scheme;
 
 fn main() -> ExitCode {
     let mut builder = MockThermostat::builder();
-    let (mut busy, mut announce) = (0, None);
+    let (mut busy, mut announce, mut fault) = (0, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args.next();
@@ -33,7 +37,10 @@ fn main() -> ExitCode {
                 .parse::<u16>()
                 .map(|p| announce = Some(p))
                 .map_err(|_| "bad --announce"),
-            _ => Err("usage: mock_thermostat [--locked KEY] [--busy N] [--announce PORT]"),
+            ("--fault", Some(name)) => framing(&name).map(|f| fault = Some(f)).ok_or("bad --fault"),
+            _ => Err(
+                "usage: mock_thermostat [--locked KEY] [--busy N] [--announce PORT] [--fault NAME]",
+            ),
         };
         if let Err(why) = parsed {
             eprintln!("mock_thermostat: {why}");
@@ -49,6 +56,9 @@ fn main() -> ExitCode {
     };
     if busy > 0 {
         device.inject(On::Cmd(4), DeviceFault::Busy, busy);
+    }
+    if let Some(fault) = fault {
+        device.inject(On::Any, fault, usize::MAX);
     }
     let _announcer = match announce {
         Some(port) => {
@@ -69,5 +79,21 @@ fn main() -> ExitCode {
     println!("HMX_DEVICE_SN={}", device.sn());
     let _ = std::io::stdout().flush();
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    let stats = device.stats();
+    let gap = stats.min_gap.map_or(-1, |g| g.as_millis() as i64);
+    println!("HMX_DEVICE_REQUESTS={}", stats.requests);
+    println!("HMX_DEVICE_MIN_GAP_MS={gap}");
     ExitCode::SUCCESS
+}
+
+fn framing(name: &str) -> Option<DeviceFault> {
+    Some(match name {
+        "trailing-nul" => DeviceFault::TrailingNul,
+        "padded" => DeviceFault::Padded,
+        "no-content-length" => DeviceFault::NoContentLength,
+        "lf-chunked" => DeviceFault::LfChunked,
+        "trailing-garbage" => DeviceFault::TrailingGarbage,
+        "no-status-line" => DeviceFault::NoStatusLine,
+        _ => return None,
+    })
 }

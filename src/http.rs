@@ -157,7 +157,7 @@ impl BodyBuf {
 
 /// `Retry-After` as a wait: delay-seconds, or an HTTP-date turned into the
 /// seconds from now (zero when it is past); RFC 9110 allows both.
-fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }

@@ -47,6 +47,9 @@ pub mod totp;
 pub mod zeroize_heap;
 
 mod ffi;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(test)]
 mod proptests;
 

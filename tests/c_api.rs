@@ -364,7 +364,20 @@ fn local_client_from_c() {
         .locked(DEMO_KEY, Scheme::default())
         .start()
         .unwrap();
+    // Three calls in a row, each with a Thermostat of its own inside the
+    // library: the pause between them belongs to the address.
+    locked.reset_stats();
     run(&["read"], Some(&locked));
+    let stats = locked.stats();
+    assert!(stats.requests >= 3, "{stats:?}");
+    let gap = stats.min_gap.unwrap();
+    assert!(gap >= std::time::Duration::from_millis(990), "{stats:?}");
+    // Answers framed as small stacks frame them read the same.
+    for fault in [DeviceFault::TrailingNul, DeviceFault::LfChunked] {
+        let framed = MockThermostat::start().unwrap();
+        framed.inject(On::Any, fault, usize::MAX);
+        run(&["read"], Some(&framed));
+    }
     run(&["write", DEMO_KEY, "23", "7"], Some(&locked));
     assert_eq!(locked.parameter(23).as_deref(), Some("7"));
     let applied = locked.stats().writes_applied;

@@ -189,7 +189,11 @@ fn a_probe_that_finds_no_scheme_exits_7() {
     let out = on(&device, &["probe", "--key", "AAAAAAAAAAAAAAAA"]);
     assert_exit(&out, 7);
     assert!(stdout(&out).contains("accepted: none"), "{}", stdout(&out));
-    assert!(stderr(&out).contains("refused every token scheme"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refused every token scheme"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(device.stats().writes_applied, 0);
 }
 
@@ -208,7 +212,10 @@ fn messages_name_the_commands_own_fixes() {
     let out = on(&device, &["get", "telemetry", "--timeout", "0.5"]);
     assert_exit(&out, 4);
     let err = stderr(&out);
-    assert!(err.contains("within 500 ms") && err.contains("--timeout"), "{err}");
+    assert!(
+        err.contains("within 500 ms") && err.contains("--timeout"),
+        "{err}"
+    );
     assert!(!err.contains("(global)"), "{err}");
     assert_eq!(err.matches(&device.host()).count(), 1, "{err}");
 }

@@ -11,7 +11,7 @@ use crate::secret::Token;
 /// The wait DRF writes into a throttled answer's `detail` ("Request was
 /// throttled. Expected available in 60 seconds.", in whatever language
 /// `Accept-Language` chose): its number, when it has exactly one.
-fn wait_from_body(body: &[u8]) -> Option<Duration> {
+pub(crate) fn wait_from_body(body: &[u8]) -> Option<Duration> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let detail = value.get("detail")?.as_str()?;
     let mut numbers = detail

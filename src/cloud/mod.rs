@@ -10,11 +10,12 @@ mod proxy;
 pub use builder::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Roots};
 pub use client::{Client, MAX_PAGES};
 pub use device::{Device, find_device};
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use {
     device::parse_page,
-    drf::{server_words, token_from_reply},
+    drf::{auth_error, server_words, status_error, token_from_reply, wait_from_body},
     origin::BaseUrl,
+    proxy::ProxyUrl,
 };
 
 /// Terneo's cloud, the default base URL.

@@ -49,7 +49,7 @@ pub(crate) struct ProxyUse {
 }
 
 /// A checked `http://[user:password@]host[:port]` proxy URL.
-struct ProxyUrl {
+pub(crate) struct ProxyUrl {
     /// Normalised for ureq: with a scheme.
     url: Zeroizing<String>,
     name: String,
@@ -57,7 +57,7 @@ struct ProxyUrl {
 }
 
 impl ProxyUrl {
-    fn parse(url: &str) -> Result<ProxyUrl, &'static str> {
+    pub(crate) fn parse(url: &str) -> Result<ProxyUrl, &'static str> {
         let url = url.trim();
         // `proxy.corp:3128`, as many environments write it, means http.
         let url = Zeroizing::new(if url.contains("://") {

@@ -5,8 +5,20 @@ use crate::error::Error;
 /// The device's HTTP port.
 pub const DEFAULT_PORT: u16 = 80;
 
+/// Whether a HOST as typed is a serial number rather than an address: 16
+/// or more hex digits (devices have 30), which no IP address or host name
+/// a LAN gives a thermostat looks like.
+///
+/// ```
+/// assert!(hmx::local::looks_like_serial("058016000543464839373520000159"));
+/// assert!(!hmx::local::looks_like_serial("192.168.1.40"));
+/// ```
+pub fn looks_like_serial(host: &str) -> bool {
+    host.len() >= 16 && host.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// `host[:port]` for the URL, from an IP address or name with an optional port.
-pub(super) fn authority(host: &str) -> Result<String, Error> {
+pub(crate) fn authority(host: &str) -> Result<String, Error> {
     let host = host.trim();
     let bad = || {
         Error::invalid(format!(

@@ -22,19 +22,22 @@ mod session;
 mod thermostat;
 mod wire;
 
-pub use address::DEFAULT_PORT;
+pub use address::{DEFAULT_PORT, looks_like_serial};
 pub use discovery::{DISCOVERY_PORT, Found, Listener, Unreadable, discover};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
+    parse_assignment,
 };
 pub use probe::{PROBE_PARAMETERS, ProbeReport};
 pub use thermostat::{
     DEFAULT_MIN_INTERVAL, DEFAULT_TIMEOUT, RETRIES, RETRY_BACKOFF, Thermostat, Written,
 };
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use {
+    address::authority,
     discovery::parse_announcement,
     parameters::{parse_parameters, parse_schedule},
+    wire::parse as parse_http_answer,
 };
 
 use serde_json::{Map, Value};

@@ -115,6 +115,22 @@ impl fmt::Display for ValueType {
     }
 }
 
+/// `ID=VALUE` as a person writes it (a command line, a config file): a
+/// parameter id, 0 to 65535, and the value as text (checked against the
+/// device's type only when written). White space around the id is ignored;
+/// the value is kept as given.
+///
+/// ```
+/// assert_eq!(hmx::local::parse_assignment("23=5")?, (23, "5".to_string()));
+/// assert!(hmx::local::parse_assignment("brightness").is_err());
+/// # Ok::<(), hmx::Error>(())
+/// ```
+pub fn parse_assignment(text: &str) -> Result<(u16, String), Error> {
+    text.split_once('=')
+        .and_then(|(id, value)| Some((id.trim().parse::<u16>().ok()?, value.to_string())))
+        .ok_or_else(|| Error::invalid(format!("{text:?} is not ID=VALUE (e.g. 23=5)")))
+}
+
 /// Finds a parameter by id.
 pub fn find(parameters: &[Parameter], id: u16) -> Option<&Parameter> {
     parameters.iter().find(|p| p.id == id)

@@ -210,7 +210,7 @@ fn complete(raw: &[u8]) -> bool {
 }
 
 /// Takes a whole answer apart.
-fn parse(raw: &[u8], what: &str) -> Result<Reply, Error> {
+pub(crate) fn parse(raw: &[u8], what: &str) -> Result<Reply, Error> {
     let not_http = |why: &str| {
         Error::protocol(format!(
             "{what}: the device's answer is not HTTP ({why}); it sent `{}`",

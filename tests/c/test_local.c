@@ -46,7 +46,8 @@ static int scenario_read(void) {
     char *reply = NULL;
     CHECK_STATUS(hmx_local_request(host, sn, NULL, "{\"cmd\":4}", 0, &reply, err, sizeof err),
                  HMX_STATUS_OK);
-    CHECK(reply[0] == '{' && strstr(reply, "\"t.1\"") != NULL);
+    /* As the device sent it: its first member is sn. */
+    CHECK(strncmp(reply, "{\"sn\":", 6) == 0 && strstr(reply, "\"t.1\"") != NULL);
     hmx_free(reply);
     char *params = NULL;
     CHECK_STATUS(hmx_local_parameters(host, sn, 0, &params, err, sizeof err), HMX_STATUS_OK);

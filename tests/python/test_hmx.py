@@ -47,6 +47,8 @@ class StandIn:
 
     def __exit__(self, *exc):
         self.proc.stdin.close()
+        # What it prints as it stops (the stand-in thermostat: its request counts).
+        self.env.update(line.strip().split("=", 1) for line in self.proc.stdout if "=" in line)
         self.proc.wait(timeout=30)
         self.proc.stdout.close()
 
@@ -290,6 +292,46 @@ class LocalClient(unittest.TestCase):
             self.assertIn("t.1", hmx.Thermostat(device.host, device.sn).telemetry())
         with Device("--busy", "3") as device:
             self.assertRaises(hmx.HmxTimeoutError, hmx.Thermostat(device.host, device.sn).telemetry)
+
+    def test_calls_in_a_row_are_paced(self):
+        # Each call makes its own Thermostat in the library; the pause belongs to the address.
+        with Device() as device:
+            t = hmx.Thermostat(device.host, device.sn)
+            t.telemetry()
+            t.device_time()
+            t.parameters()
+            hmx.Thermostat(device.host, device.sn).telemetry()
+        self.assertGreaterEqual(int(device.env["HMX_DEVICE_REQUESTS"]), 4)
+        self.assertGreaterEqual(int(device.env["HMX_DEVICE_MIN_GAP_MS"]), 990)
+
+    def test_answers_as_sent(self):
+        with Device() as device:
+            t = hmx.Thermostat(device.host, device.sn)
+            telemetry = t.telemetry()
+            answer = t.request({"cmd": 4})
+        self.assertEqual(list(telemetry)[0], "sn")
+        self.assertEqual(list(telemetry), list(answer))
+
+    def test_framings_small_stacks_send(self):
+        for fault in ("trailing-nul", "padded", "no-content-length", "lf-chunked"):
+            with Device("--fault", fault) as device:
+                self.assertIn("t.1", hmx.Thermostat(device.host, device.sn).telemetry(), fault)
+        for fault, shows in (("trailing-garbage", "GARBAGE"), ("no-status-line", "status line")):
+            with Device("--fault", fault) as device:
+                with self.assertRaises(hmx.ProtocolError) as caught:
+                    hmx.Thermostat(device.host, device.sn).telemetry()
+                self.assertIn(shows, caught.exception.message, fault)
+
+    def test_an_unusable_proxy_in_the_environment(self):
+        saved = {k: os.environ.pop(k) for k in list(os.environ) if k.lower().endswith("_proxy")}
+        os.environ["HTTPS_PROXY"] = "ftp://proxy.invalid:21"
+        try:
+            with self.assertRaises(hmx.InvalidArgumentError) as caught:
+                hmx.Client()
+            self.assertIn("HTTPS_PROXY", caught.exception.message)
+        finally:
+            del os.environ["HTTPS_PROXY"]
+            os.environ.update(saved)
 
     def test_discovery(self):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

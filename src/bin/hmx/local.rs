@@ -147,10 +147,6 @@ pub fn discover(args: DiscoverArgs) -> Result<(), Failure> {
 }
 
 /// A serial rather than an address: 16 or more hex digits, no dot or colon.
-fn looks_like_serial(host: &str) -> bool {
-    host.len() >= 16 && host.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// Waits for `sn`'s announcement and gives its address.
 fn find_serial(sn: &str, port: u16, within: Duration) -> Result<String, Failure> {
     let listener = Listener::bind(port).map_err(|e| Failure::hmx(&e, None))?;
@@ -179,7 +175,7 @@ fn find_serial(sn: &str, port: u16, within: Duration) -> Result<String, Failure>
 impl DeviceArgs {
     /// The client (its errors name the address themselves).
     fn thermostat(&self) -> Result<Thermostat, Failure> {
-        let serial = looks_like_serial(&self.host);
+        let serial = local::looks_like_serial(&self.host);
         let sn = match (&self.sn, serial) {
             (Some(sn), _) => sn.clone(),
             (None, true) => self.host.clone(),
@@ -294,18 +290,12 @@ pub fn get(args: GetArgs) -> Result<(), Failure> {
 }
 
 pub fn set(args: SetArgs) -> Result<(), Failure> {
-    let mut values = Vec::with_capacity(args.values.len());
-    for pair in &args.values {
-        let parsed = pair
-            .split_once('=')
-            .and_then(|(id, value)| Some((id.trim().parse::<u16>().ok()?, value.to_string())));
-        let Some(pair) = parsed else {
-            return Err(Failure::usage(format!(
-                "{pair:?} is not ID=VALUE (e.g. 23=5)"
-            )));
-        };
-        values.push(pair);
-    }
+    let values = args
+        .values
+        .iter()
+        .map(|pair| local::parse_assignment(pair))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::usage(e.message()))?;
     let key = key(args.key)?;
     let mut t = args.device.thermostat()?;
     if let Some(key) = key {
@@ -339,17 +329,4 @@ pub fn probe(args: ProbeArgs) -> Result<(), Failure> {
         });
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn serials_and_addresses() {
-        assert!(super::looks_like_serial(
-            "1100150010434B58363539XXXXXXXX".replace('X', "0").as_str()
-        ));
-        assert!(!super::looks_like_serial("192.168.1.40"));
-        assert!(!super::looks_like_serial("thermostat-kitchen"));
-        assert!(!super::looks_like_serial("[::1]:80"));
-    }
 }
