@@ -282,16 +282,18 @@ enum hmx_status hmx_client_builder_accept_language(struct hmx_client_builder *bu
                                                    const char *lang);
 
 /*
- Send requests through this HTTP proxy, `http://[user:password@]host[:port]`,
- with `CONNECT` (https base URLs only; the proxy never sees the password,
- the token or a key). NULL: no proxy, whatever the environment says. Without
+ Send requests through this proxy: `http://[user:password@]host[:port]`
+ (with `CONNECT`), or `socks5h://`, `socks5://`, `socks4a://`, `socks4://`
+ (the rules of the Rust `ClientBuilder::proxy`; https base URLs only; the
+ proxy never sees the password, the token or a key). NULL: no proxy, whatever the environment says. Without
  this call the environment decides (`https_proxy`, `HTTPS_PROXY`,
  `all_proxy`, `ALL_PROXY`, minus `NO_PROXY`). Checked by `hmx_client_builder_build`.
 
  # Safety
  `builder` NULL or from `hmx_client_builder_new`; `url` NULL or NUL-terminated.
  */
-enum hmx_status hmx_client_builder_proxy(struct hmx_client_builder *builder, const char *url);
+enum hmx_status hmx_client_builder_proxy(struct hmx_client_builder *builder,
+                                         const char *url);
 
 /*
  Trust the operating system's certificate store (on Linux `SSL_CERT_FILE`

@@ -14,6 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use common::net::{by_name_url, cloud_port, routing_proxy};
 use common::procs::assert_exit;
+use common::socks::Socks;
 use hmx::testing::{CLOUD_HOST, DEMO_EMAIL, DEMO_PASSWORD, MockCloud, MockProxy, TlsMode};
 use hmx::{Client, ClientBuilder, ErrorKind, Roots};
 
@@ -226,7 +227,7 @@ fn the_environment_decides_unless_told() {
     }
     assert_eq!(proxy.stats().tunnels, 5);
     // A proxy hmx cannot use is a clear error, naming where it came from, never its password.
-    let _env = env(&[("HTTPS_PROXY", "socks5://u:socks-pw@127.0.0.1:1080")]);
+    let _env = env(&[("HTTPS_PROXY", "ftp://u:socks-pw@127.0.0.1:1080")]);
     let e = by_name(&cloud).build().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(
@@ -373,4 +374,178 @@ fn keys_through_a_proxy_or_the_system_store() {
     assert_exit(&out, 0);
     let out = run(&["--base-url", cloud.base_url()], &[("SSL_CERT_FILE", ca)]);
     assert_exit(&out, 4);
+}
+
+/// The password, the email, every token the cloud issued and every key.
+fn secrets_of(cloud: &MockCloud, devices: &[hmx::Device]) -> Vec<String> {
+    let mut secrets = vec![DEMO_PASSWORD.to_string(), DEMO_EMAIL.to_string()];
+    secrets.extend(cloud.tokens());
+    secrets.extend(
+        devices
+            .iter()
+            .filter_map(|d| d.totp_key.as_ref())
+            .map(|k| k.as_str().to_string()),
+    );
+    secrets
+}
+
+fn holds_any(recorded: &[u8], secrets: &[String]) -> Option<String> {
+    secrets
+        .iter()
+        .find(|s| recorded.windows(s.len()).any(|w| w == s.as_bytes()))
+        .cloned()
+}
+
+#[test]
+fn socks_proxies_through_a_real_server() {
+    let cloud = MockCloud::start().unwrap();
+    let socks = Socks::start(None);
+    // Given (each SOCKS flavour that names the target or resolves it here), and from
+    // the environment, as curl reads ALL_PROXY and HTTPS_PROXY.
+    for (scheme, variable) in [
+        ("socks5h", None),
+        ("socks5h", Some("ALL_PROXY")),
+        ("socks5h", Some("all_proxy")),
+        ("socks5h", Some("HTTPS_PROXY")),
+    ] {
+        let url = socks.url(scheme, None);
+        let before = socks.tunnels();
+        let _env = match variable {
+            Some(name) => env(&[(name, &url)]),
+            None => env(&[]),
+        };
+        let builder = by_name(&cloud);
+        let builder = if variable.is_some() {
+            builder
+        } else {
+            builder.proxy(&url)
+        };
+        let client = builder.build().unwrap();
+        let devices = client.fetch_devices(DEMO_EMAIL, DEMO_PASSWORD).unwrap();
+        assert_eq!(devices.len(), 5, "{scheme} {variable:?}");
+        assert_eq!(
+            socks.tunnels(),
+            before + 1,
+            "{scheme} {variable:?}: one tunnel"
+        );
+        assert!(format!("{client:?}").contains("SOCKS5"), "{client:?}");
+        let recorded = socks.recorded();
+        assert!(recorded.len() > 2000, "the tunnel carried the TLS records");
+        assert_eq!(holds_any(&recorded, &secrets_of(&cloud, &devices)), None);
+    }
+    // socks5 (and its shorthand socks) resolve the name here and hand the
+    // server an address: for a name only the server's side knows, that
+    // fails here, naming the proxy; for an address it goes through.
+    let _env = env(&[]);
+    for scheme in ["socks5", "socks"] {
+        let e = by_name(&cloud)
+            .proxy(socks.url(scheme, None))
+            .build()
+            .unwrap()
+            .login(DEMO_EMAIL, DEMO_PASSWORD)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Network, "{e}");
+        assert!(e.message().contains("SOCKS5 proxy"), "{e}");
+        let before = socks.tunnels();
+        let devices = cloud
+            .client_builder()
+            .proxy(socks.url(scheme, None))
+            .build()
+            .unwrap()
+            .fetch_devices(DEMO_EMAIL, DEMO_PASSWORD)
+            .unwrap();
+        assert_eq!(devices.len(), 5);
+        assert_eq!(
+            socks.tunnels(),
+            before + 1,
+            "{scheme}: an explicit proxy serves loopback too"
+        );
+    }
+}
+
+#[test]
+fn socks_credentials_refusals_and_absence_are_named() {
+    let _env = env(&[]);
+    let cloud = MockCloud::start().unwrap();
+    let socks = Socks::start(Some(("tunnel", "socks-s3cret")));
+    let fetch = |url: &str| {
+        by_name(&cloud)
+            .proxy(url)
+            .build()
+            .unwrap()
+            .fetch_devices(DEMO_EMAIL, DEMO_PASSWORD)
+    };
+    let devices = fetch(&socks.url("socks5h", Some(("tunnel", "socks-s3cret")))).unwrap();
+    assert_eq!(devices.len(), 5);
+    assert_eq!(
+        holds_any(&socks.recorded(), &secrets_of(&cloud, &devices)),
+        None
+    );
+    // The wrong password, no password, a server that is not there: Network, naming the proxy.
+    let closed = format!("socks5h://127.0.0.1:{}", common::net::closed_port());
+    for url in [
+        socks.url("socks5h", Some(("tunnel", "wrong-pw"))),
+        socks.url("socks5h", None),
+        closed,
+    ] {
+        let e = fetch(&url).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Network, "{url}: {e}");
+        assert!(
+            e.message().contains("SOCKS5h proxy 127.0.0.1:"),
+            "{url}: {e}"
+        );
+        assert!(
+            !e.message().contains("wrong-pw") && !e.message().contains("s3cret"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn socks_from_c_and_the_command() {
+    let cloud = MockCloud::start().unwrap();
+    let socks = Socks::start(None);
+    let url = socks.url("socks5h", None);
+    // C, under valgrind: the builder's proxy, a fetch of the 5 devices.
+    {
+        let _env = env(&[]);
+        let output = common::valgrind(
+            "test_hmx",
+            &["network", "5"],
+            &[
+                ("HMX_BASE_URL", &by_name_url(&cloud)),
+                ("HMX_PROXY", &url),
+                ("SSL_CERT_FILE", cloud.ca_file().to_str().unwrap()),
+            ],
+        );
+        assert_exit(&output, 0);
+        assert!(socks.tunnels() >= 1);
+    }
+    // The command: --proxy, then ALL_PROXY.
+    #[cfg(feature = "cli")]
+    for via_env in [false, true] {
+        use common::procs::{hmx, stdout};
+        let _env = if via_env {
+            env(&[("ALL_PROXY", &url)])
+        } else {
+            env(&[])
+        };
+        let before = socks.tunnels();
+        let mut cmd = hmx();
+        cmd.env("HMX_PASSWORD", DEMO_PASSWORD).args([
+            "keys",
+            DEMO_EMAIL,
+            "--base-url",
+            &by_name_url(&cloud),
+            "--ca-file",
+            cloud.ca_file().to_str().unwrap(),
+        ]);
+        if !via_env {
+            cmd.args(["--proxy", &url]);
+        }
+        let out = cmd.output().unwrap();
+        assert_exit(&out, 0);
+        assert_eq!(stdout(&out).lines().count(), 6);
+        assert_eq!(socks.tunnels(), before + 1);
+    }
 }

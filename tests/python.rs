@@ -11,10 +11,13 @@ use std::process::Command;
 
 #[test]
 fn python_module() {
+    // A real SOCKS5 server for the proxy test (tests/common/socks.rs).
+    let socks = common::socks::Socks::start(None);
     let mut cmd = Command::new("python3");
     cmd.arg("tests/python/test_hmx.py")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("HMX_LIB", common::profile_dir().join("libhmx.so"));
+        .env("HMX_LIB", common::profile_dir().join("libhmx.so"))
+        .env("HMX_SOCKS_PROXY", socks.url("socks5h", None));
     common::python_test_env(&mut cmd);
     let output = cmd.output().expect("python3 is installed (see README)");
     let report = String::from_utf8_lossy(&output.stderr);

@@ -40,7 +40,8 @@ class Client:
     system's store instead (``"bundled"``, the default, is the public roots
     built into libhmx); ``accept_language`` picks the language of the cloud's
     messages; ``proxy`` is an ``http://[user:password@]host[:port]`` proxy
-    (used with CONNECT, for https only), ``""`` for none, or None to follow
+    (used with CONNECT) or a ``socks5h://``, ``socks5://``, ``socks4a://`` or
+    ``socks4://`` one (for https only; README, "Networks"), ``""`` for none, or None to follow
     the environment (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``). Every
     setting is checked here, as the Rust ``ClientBuilder::build`` checks it.
     Use as a context manager or call :meth:`close`.

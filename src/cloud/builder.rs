@@ -76,11 +76,18 @@ impl ClientBuilder {
         self
     }
 
-    /// Send requests through this HTTP proxy, `http://[user:password@]host[:port]`
-    /// (port 80 when none; `host:port` alone means `http://`), with `CONNECT`
-    /// and Basic proxy authentication when credentials are given. It is used
-    /// for https base URLs only; the proxy sees the cloud's host name and
-    /// encrypted bytes, never the password, the token or a key.
+    /// Send requests through this proxy, as curl names them:
+    /// `http://[user:password@]host[:port]` (port 80 when none; `host:port`
+    /// alone means `http://`), spoken to with `CONNECT` and Basic proxy
+    /// authentication; or `socks5h://`, `socks5://`, `socks4a://`,
+    /// `socks4://` (port 1080 when none; `socks5h` and `socks4a` let the
+    /// proxy resolve the cloud's name, `socks5` and `socks4` resolve it
+    /// here first), with SOCKS5 username/password authentication when
+    /// credentials are given. It is used for https base URLs only, as a
+    /// tunnel: the proxy sees the cloud's host name (or address) and
+    /// encrypted bytes, never the password, the token or a key. Any other
+    /// scheme is [`ErrorKind::InvalidArgument`](crate::ErrorKind) at
+    /// [`build`](Self::build).
     ///
     /// Without this or [`no_proxy`](Self::no_proxy), the environment decides,
     /// as for curl: `https_proxy`/`HTTPS_PROXY`, else `all_proxy`/`ALL_PROXY`,

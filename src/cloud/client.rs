@@ -276,7 +276,7 @@ impl Client {
                 Some(status) => Error::new(
                     ErrorKind::Http,
                     format!(
-                        "{what}: the proxy {name} refused to open a tunnel to the cloud \
+                        "{what}: the {name} refused to open a tunnel to the cloud \
                          (HTTP {status}{}); the cloud was not reached",
                         if status == 407 {
                             ", it wants other proxy credentials"
@@ -288,14 +288,14 @@ impl Client {
                 .with_status(status),
                 None => Error::new(
                     ErrorKind::Network,
-                    format!("{what}: the proxy {name} did not open a tunnel: {reason}"),
+                    format!("{what}: the {name} did not open a tunnel: {reason}"),
                 ),
             };
         }
         let error = Error::from_transport(error, what);
         match error.kind() {
             ErrorKind::Network | ErrorKind::Timeout => {
-                let message = format!("{} (through the proxy {name})", error.message());
+                let message = format!("{} (through the {name})", error.message());
                 error.with_message(message)
             }
             _ => error,

@@ -1,9 +1,11 @@
 //! Which proxy a client's requests go through: given, from the environment, or none.
 //!
-//! A proxy is used only for https origins and always through `CONNECT`: the
-//! proxy learns the cloud's host name and relays TLS it cannot read, never the
-//! password, the token or a key. A plain-http origin (loopback only) never
-//! goes through a proxy, since there the proxy would read everything.
+//! A proxy is used only for https origins and only as a tunnel: an HTTP
+//! proxy through `CONNECT`, a SOCKS proxy (4, 4a, 5, 5h) through its own
+//! connect request. Either way it learns the cloud's host name (or, for
+//! `socks4` and `socks5`, its address) and relays TLS it cannot read, never
+//! the password, the token or a key. A plain-http origin (loopback only)
+//! never goes through a proxy, since there the proxy would read everything.
 
 use std::fmt;
 
@@ -31,7 +33,7 @@ impl fmt::Debug for ProxySetting {
             ProxySetting::Environment => f.write_str("Environment"),
             ProxySetting::Off => f.write_str("Off"),
             ProxySetting::Url(url) => match ProxyUrl::parse(url) {
-                Ok(p) => write!(f, "Url({})", p.name),
+                Ok(p) => write!(f, "Url({})", p.address),
                 Err(_) => f.write_str("Url(<invalid>)"),
             },
         }
@@ -42,19 +44,34 @@ impl fmt::Debug for ProxySetting {
 /// credentials to keep out of messages.
 pub(crate) struct ProxyUse {
     pub(crate) proxy: Proxy,
-    /// `host:port`, never with credentials.
+    /// "proxy host:port" or "SOCKS5h proxy host:port", never with credentials.
     pub(crate) name: String,
     /// The user information as written (and its decoded password), redacted from messages.
     pub(crate) secrets: Vec<Zeroizing<String>>,
 }
 
-/// A checked `http://[user:password@]host[:port]` proxy URL.
+/// A checked `SCHEME://[user:password@]host[:port]` proxy URL.
 pub(crate) struct ProxyUrl {
     /// Normalised for ureq: with a scheme.
     url: Zeroizing<String>,
-    name: String,
+    /// `host:port`.
+    address: String,
+    /// How messages call it: "proxy", or "SOCKS5h proxy" and the like.
+    noun: &'static str,
     secrets: Vec<Zeroizing<String>>,
 }
+
+/// The proxy schemes hmx takes, as curl names them, with their default ports
+/// and how messages call them (`None`: an HTTP proxy, "the proxy host:port").
+const SCHEMES: [(&str, u16, &str); 6] = [
+    ("http", 80, "proxy"),
+    ("socks4", 1080, "SOCKS4 proxy"),
+    ("socks4a", 1080, "SOCKS4a proxy"),
+    ("socks5", 1080, "SOCKS5 proxy"),
+    ("socks5h", 1080, "SOCKS5h proxy"),
+    // curl's and ureq's shorthand for socks5.
+    ("socks", 1080, "SOCKS5 proxy"),
+];
 
 impl ProxyUrl {
     pub(crate) fn parse(url: &str) -> Result<ProxyUrl, &'static str> {
@@ -66,21 +83,23 @@ impl ProxyUrl {
             format!("http://{url}")
         });
         let uri: Uri = url.parse().map_err(|_| "is not a valid URL")?;
-        if !uri
-            .scheme_str()
-            .is_some_and(|s| s.eq_ignore_ascii_case("http"))
-        {
-            return Err("must be an http:// proxy (hmx speaks CONNECT to it)");
-        }
+        let scheme = uri.scheme_str().unwrap_or_default();
+        let Some((_, default_port, noun)) = SCHEMES
+            .iter()
+            .find(|(s, _, _)| s.eq_ignore_ascii_case(scheme))
+        else {
+            return Err("must be an http://, socks4://, socks4a://, socks5:// or socks5h:// proxy");
+        };
         let authority = uri.authority().ok_or("has no host")?;
         if authority.host().is_empty() {
             return Err("has no host");
         }
-        let name = format!(
+        let address = format!(
             "{}:{}",
             authority.host(),
-            authority.port_u16().unwrap_or(80)
+            authority.port_u16().unwrap_or(*default_port)
         );
+
         let mut secrets = Vec::new();
         if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {
             secrets.push(Zeroizing::new(userinfo.to_string()));
@@ -88,7 +107,12 @@ impl ProxyUrl {
                 secrets.push(Zeroizing::new(password.to_string()));
             }
         }
-        Ok(ProxyUrl { url, name, secrets })
+        Ok(ProxyUrl {
+            url,
+            address,
+            noun,
+            secrets,
+        })
     }
 }
 
@@ -159,7 +183,7 @@ impl ProxySetting {
             .map_err(|_| Error::invalid(format!("{source} is not a usable proxy URL")))?;
         Ok(Some(ProxyUse {
             proxy,
-            name: parsed.name,
+            name: format!("{} {}", parsed.noun, parsed.address),
             secrets: parsed.secrets,
         }))
     }
@@ -189,11 +213,23 @@ mod tests {
     #[test]
     fn proxy_urls() {
         let p = ProxyUrl::parse("http://user:s3cret@proxy.corp:3128").unwrap();
-        assert_eq!(p.name, "proxy.corp:3128");
+        assert_eq!((p.noun, p.address.as_str()), ("proxy", "proxy.corp:3128"));
         assert_eq!(p.secrets.len(), 2);
-        assert_eq!(ProxyUrl::parse("proxy.corp").unwrap().name, "proxy.corp:80");
+        assert_eq!(
+            ProxyUrl::parse("proxy.corp").unwrap().address,
+            "proxy.corp:80"
+        );
+        for (url, noun, address) in [
+            ("socks5h://u:pw@tunnel:9050", "SOCKS5h proxy", "tunnel:9050"),
+            ("SOCKS5://tunnel", "SOCKS5 proxy", "tunnel:1080"),
+            ("socks4a://tunnel:1", "SOCKS4a proxy", "tunnel:1"),
+            ("socks://tunnel", "SOCKS5 proxy", "tunnel:1080"),
+        ] {
+            let p = ProxyUrl::parse(url).unwrap();
+            assert_eq!((p.noun, p.address.as_str()), (noun, address), "{url}");
+        }
         for bad in [
-            "socks5://proxy:1080",
+            "ftp://proxy:21",
             "https://proxy:443",
             "http://",
             "http://a b",

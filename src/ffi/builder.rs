@@ -143,9 +143,10 @@ pub unsafe extern "C" fn hmx_client_builder_accept_language(
     })
 }
 
-/// Send requests through this HTTP proxy, `http://[user:password@]host[:port]`,
-/// with `CONNECT` (https base URLs only; the proxy never sees the password,
-/// the token or a key). NULL: no proxy, whatever the environment says. Without
+/// Send requests through this proxy: `http://[user:password@]host[:port]`
+/// (with `CONNECT`), or `socks5h://`, `socks5://`, `socks4a://`, `socks4://`
+/// (the rules of the Rust `ClientBuilder::proxy`; https base URLs only; the
+/// proxy never sees the password, the token or a key). NULL: no proxy, whatever the environment says. Without
 /// this call the environment decides (`https_proxy`, `HTTPS_PROXY`,
 /// `all_proxy`, `ALL_PROXY`, minus `NO_PROXY`). Checked by `hmx_client_builder_build`.
 ///

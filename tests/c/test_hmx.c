@@ -494,10 +494,10 @@ static int scenario_network(size_t expected) {
     hmx_free(client);
 
     /* A proxy hmx cannot use is refused when the client is made. */
-    CHECK_STATUS(hmx_client_builder_proxy(b, "socks5://user:pw@127.0.0.1:1080"), HMX_STATUS_OK);
+    CHECK_STATUS(hmx_client_builder_proxy(b, "ftp://user:pw@127.0.0.1:21"), HMX_STATUS_OK);
     client = NULL;
     CHECK_STATUS(hmx_client_builder_build(b, &client, err, sizeof err), HMX_STATUS_INVALID_ARGUMENT);
-    CHECK(client == NULL && strstr(err, "http://") != NULL && strstr(err, ":pw") == NULL);
+    CHECK(client == NULL && strstr(err, "socks5h://") != NULL && strstr(err, ":pw") == NULL);
     CHECK_STATUS(hmx_client_builder_proxy(b, "\xff"), HMX_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(hmx_client_builder_system_roots(NULL), HMX_STATUS_INVALID_ARGUMENT);
     hmx_free(b);

@@ -2,7 +2,7 @@
 //! stand-ins serve. By concern: [`c`] (C programs and valgrind), [`net`]
 //! (addresses, the routing proxy, announcers), [`procs`] (running programs and
 //! the `hmx` command), [`pty`] (a pseudo-terminal), [`secrets`] (pieces of a
-//! secret in a message).
+//! secret in a message), [`socks`] (a real SOCKS5 server behind a recorder).
 #![allow(dead_code)]
 
 pub mod c;
@@ -10,6 +10,7 @@ pub mod net;
 pub mod procs;
 pub mod pty;
 pub mod secrets;
+pub mod socks;
 
 use std::path::PathBuf;
 use std::process::Command;

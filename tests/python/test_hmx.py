@@ -210,6 +210,20 @@ class Networks(unittest.TestCase):
             os.environ.pop(k, None)
         os.environ.update(self.saved)
 
+    @unittest.skipUnless(os.environ.get("HMX_SOCKS_PROXY"),
+                         "tests/python.rs starts a SOCKS server and sets HMX_SOCKS_PROXY")
+    def test_a_socks_proxy_given_or_from_the_environment(self):
+        socks = os.environ["HMX_SOCKS_PROXY"]
+        with Cloud("--proxy") as cloud:
+            fetch = lambda **kw: hmx.fetch_devices(EMAIL, PASSWORD, base_url=cloud.proxy_base_url,  # noqa: E731
+                                                   root_ca_pem=cloud.pem, timeout=10, **kw)
+            self.assertEqual(len(fetch(proxy=socks)), 5)
+            os.environ["ALL_PROXY"] = socks
+            try:
+                self.assertEqual(len(fetch()), 5)
+            finally:
+                del os.environ["ALL_PROXY"]
+
     def test_proxy_given_from_the_environment_or_none(self):
         with Cloud("--proxy") as cloud:
             # cloud.hmx.test resolves nowhere: only the proxy can reach it.
@@ -222,7 +236,7 @@ class Networks(unittest.TestCase):
             os.environ["NO_PROXY"] = "hmx.test"
             self.assertRaises((hmx.NetworkError, hmx.HmxTimeoutError), fetch)
             with self.assertRaises(hmx.InvalidArgumentError) as caught:
-                fetch(proxy="socks5://user:pw-secret@127.0.0.1:1")
+                fetch(proxy="ftp://user:pw-secret@127.0.0.1:1")
             self.assertNotIn("pw-secret", str(caught.exception))
             closed = socket.socket()
             closed.bind(("127.0.0.1", 0))

@@ -40,8 +40,9 @@ pub struct Args {
     /// replace it (mode 0600) when it is missing or the cloud refuses it
     #[arg(long, value_name = "PATH")]
     token_file: Option<PathBuf>,
-    /// Send requests through this HTTP proxy, http://[user:password@]host[:port], with CONNECT
-    /// (default: HTTPS_PROXY or ALL_PROXY from the environment, minus NO_PROXY)
+    /// Send requests through this proxy: http://[user:password@]host[:port] (CONNECT), or
+    /// socks5h://, socks5://, socks4a://, socks4:// (default: HTTPS_PROXY or ALL_PROXY from
+    /// the environment, minus NO_PROXY)
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
     proxy: Option<String>,
     /// Use no proxy, whatever the environment says
