@@ -382,6 +382,17 @@ enum hmx_status hmx_find_device(const struct hmx_device_list *list,
                                 const struct hmx_device **device_out);
 
 /*
+ Whether `a` and `b` are the same serial number, by the rule
+ `hmx_find_device` uses (trimmed, ASCII case-insensitive): for callers
+ that keep devices in their own structures. NULL or invalid UTF-8 on
+ either side: false.
+
+ # Safety
+ `a` and `b` NULL or NUL-terminated.
+ */
+bool hmx_same_serial(const char *a, const char *b);
+
+/*
  The rest of device `index` of `list`: every field the cloud sent besides
  `id`, `sn`, `name` and `totp_key` (`type`, `version_name`, `data`, ...),
  in the cloud's order, as a JSON object text, e.g. `{"type":4,"data":{...}}`

@@ -41,6 +41,7 @@ mod http;
 pub mod local;
 mod retry;
 mod secret;
+mod serial;
 mod sync;
 pub mod totp;
 #[cfg(any(feature = "zeroize-heap", feature = "test-util"))]
@@ -64,6 +65,7 @@ pub use cloud::{Device, Roots, find_device};
 pub use error::{Error, ErrorKind};
 pub use http::MAX_BODY_BYTES;
 pub use secret::{Token, TotpKey};
+pub use serial::same_serial;
 
 /// This library's version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

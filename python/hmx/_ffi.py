@@ -229,6 +229,7 @@ _OUT = _c.POINTER(_c.c_void_p)  # where hmx puts what it hands out
 for _name, _args, _result in [
     ("hmx_version", [], _p),
     ("hmx_status_name", [_c.c_int], _p),
+    ("hmx_same_serial", [_s, _s], _c.c_bool),
     ("hmx_last_http_status", [], _c.c_int32),
     ("hmx_last_retry_after_s", [], _c.c_int64),
     ("hmx_free", [_p], None),

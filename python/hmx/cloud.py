@@ -142,22 +142,14 @@ def fetch_devices(email: str, password: str, **client_kwargs: Any) -> List[Devic
         return client.list_devices(client.login(email, password))
 
 
-# hmx_find_device cannot serve here: it searches a live list from
-# hmx_list_devices, and these devices are Python objects (list_devices has
-# freed its list; a caller may build or filter them). So the rule is libhmx's,
-# written again: trimmed, then ASCII case-insensitive.
-_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
-
-
-def _fold(s: str) -> str:
-    return s.strip().translate(_ASCII_LOWER)
-
-
+# hmx_find_device searches a live list from hmx_list_devices; these devices
+# are Python objects (list_devices has freed its list, a caller may build or
+# filter them), so each is compared by libhmx's own rule, hmx_same_serial.
 def find_device(devices: Iterable[Device], sn: str) -> Device:
     """The device whose serial is ``sn``, compared as libhmx does: trimmed,
     ASCII case-insensitive. Raises NotFoundError when there is none."""
-    wanted = _fold(_ffi.text(sn, "sn").decode("utf-8"))
+    wanted = _ffi.text(sn, "sn")
     for device in devices:
-        if _fold(device.sn) == wanted:
+        if _ffi.lib.hmx_same_serial(device.sn.encode("utf-8"), wanted):
             return device
     raise NotFoundError(f"no device with serial {sn.strip()!r}")

@@ -139,10 +139,7 @@ pub(crate) fn parse_page(body: &[u8], first_index: usize) -> Result<Page, Error>
 /// # }
 /// ```
 pub fn find_device<'a>(devices: &'a [Device], sn: &str) -> Option<&'a Device> {
-    let sn = sn.trim();
-    devices
-        .iter()
-        .find(|d| d.sn.trim().eq_ignore_ascii_case(sn))
+    devices.iter().find(|d| crate::same_serial(&d.sn, sn))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::handles::{self, Owned};
 use super::strings::{CStrings, hand_out_secret};
-use super::{boundary_out, hmx_status, str_arg};
+use super::{boundary_out, boundary_value, hmx_status, str_arg};
 use crate::{Device, Error, ErrorKind};
 
 /// One device. The strings belong to the list and live until it is freed.
@@ -121,6 +121,24 @@ pub unsafe extern "C" fn hmx_find_device(
                 .ok_or_else(|| Error::new(ErrorKind::NotFound, "no device with that serial"))
         })
     }
+}
+
+/// Whether `a` and `b` are the same serial number, by the rule
+/// `hmx_find_device` uses (trimmed, ASCII case-insensitive): for callers
+/// that keep devices in their own structures. NULL or invalid UTF-8 on
+/// either side: false.
+///
+/// # Safety
+/// `a` and `b` NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hmx_same_serial(a: *const c_char, b: *const c_char) -> bool {
+    boundary_value(false, || {
+        // SAFETY: the caller's contract, forwarded.
+        match unsafe { (str_arg(a, "a"), str_arg(b, "b")) } {
+            (Ok(a), Ok(b)) => crate::same_serial(a, b),
+            _ => false,
+        }
+    })
 }
 
 /// The rest of device `index` of `list`: every field the cloud sent besides

@@ -127,7 +127,7 @@ impl Listener {
             };
             match found
                 .iter_mut()
-                .find(|f| f.sn.eq_ignore_ascii_case(&heard.sn))
+                .find(|f| crate::same_serial(&f.sn, &heard.sn))
             {
                 Some(known) => {
                     let seen = known.seen + 1;

@@ -97,7 +97,7 @@ impl Session<'_> {
             ));
         }
         match answer.get("sn") {
-            Some(Value::String(sn)) if !sn.trim().eq_ignore_ascii_case(&self.t.sn) => {
+            Some(Value::String(sn)) if !crate::same_serial(sn, &self.t.sn) => {
                 return Err(Error::protocol(format!(
                     "{what}: the device at this address is {sn}, not {}",
                     self.t.sn

@@ -119,6 +119,10 @@ static void check_list(const hmx_device_list *list, size_t expected) {
         const hmx_device *found = NULL;
         CHECK_STATUS(hmx_find_device(list, query, &found), HMX_STATUS_OK);
         CHECK(found == d);
+        /* The same rule for serials kept outside the list. */
+        CHECK(hmx_same_serial(query, d->sn) && hmx_same_serial(d->sn, query));
+        CHECK(!hmx_same_serial(d->sn, "no-such-serial"));
+        CHECK(!hmx_same_serial(NULL, d->sn) && !hmx_same_serial(d->sn, "\xff"));
     }
     const hmx_device *sentinel = (const hmx_device *)list;
     const hmx_device *found = sentinel;

@@ -154,7 +154,7 @@ fn find_serial(sn: &str, port: u16, within: Duration) -> Result<String, Failure>
     let deadline = Instant::now() + within;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match listener.next(left) {
-            Ok(Some(f)) if f.sn.eq_ignore_ascii_case(sn) => {
+            Ok(Some(f)) if hmx::same_serial(&f.sn, sn) => {
                 eprintln!("hmx: {sn} announced itself from {}", f.ip);
                 return Ok(f.ip.to_string());
             }
