@@ -20,6 +20,7 @@
 //! Secrets (the password on its way out, the token, the keys, every response
 //! body) live in buffers that are wiped when dropped, and never appear in
 //! `Debug` output or error messages.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cloud;
 mod error;
@@ -28,6 +29,7 @@ mod secret;
 mod sync;
 pub mod totp;
 #[cfg(any(feature = "zeroize-heap", feature = "test-util"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "zeroize-heap", feature = "test-util"))))]
 pub mod zeroize_heap;
 
 mod ffi;
@@ -35,6 +37,7 @@ mod ffi;
 mod proptests;
 
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 
 pub use cloud::{
