@@ -20,6 +20,7 @@
 //! Secrets (the password on its way out, the token, the keys, every response
 //! body) live in buffers that are wiped when dropped, and never appear in
 //! `Debug` output or error messages.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Nothing a user's environment, input or a server sends may reach a panic:
 // a panic in a C or Python caller's process is a crash. Each exception is
@@ -45,6 +46,7 @@ mod serial;
 mod sync;
 pub mod totp;
 #[cfg(any(feature = "zeroize-heap", feature = "test-util"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "zeroize-heap", feature = "test-util"))))]
 pub mod zeroize_heap;
 
 mod ffi;
@@ -55,6 +57,7 @@ pub mod fuzzing;
 mod proptests;
 
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 
 pub use cloud::{

