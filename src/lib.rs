@@ -21,7 +21,6 @@
 //! body) live in buffers that are wiped when dropped, and never appear in
 //! `Debug` output or error messages.
 #![cfg_attr(docsrs, feature(doc_cfg))]
-
 // Nothing a user's environment, input or a server sends may reach a panic:
 // a panic in a C or Python caller's process is a crash. Each exception is
 // allowed where it stands, with the reason.
