@@ -106,10 +106,11 @@ pub(super) fn post(
 
 /// Connects to the first address of `authority` that answers within `timeout`.
 fn connect(authority: &str, timeout: Duration, what: &str) -> Result<TcpStream, Error> {
-    let addrs: Vec<SocketAddr> = authority
-        .to_socket_addrs()
-        .map_err(|e| Error::new(ErrorKind::Network, format!("{what}: {e}")))?
-        .collect();
+    let started = Instant::now();
+    let addrs = resolve(authority, timeout, what)?;
+    let timeout = timeout
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(1));
     let mut last = None;
     for addr in &addrs {
         match TcpStream::connect_timeout(addr, timeout) {
@@ -136,6 +137,32 @@ fn connect(authority: &str, timeout: Duration, what: &str) -> Result<TcpStream, 
         Some(e) => Error::from_io(e, what),
         None => Error::new(ErrorKind::Network, format!("{what}: host not found")),
     })
+}
+
+/// The addresses of `authority`: at once for an IP address (what devices
+/// have); a host name is looked up on a thread of its own, so that a slow
+/// resolver cannot hold the caller past `timeout` (the look-up may go on
+/// after, and its answer is dropped).
+fn resolve(authority: &str, timeout: Duration, what: &str) -> Result<Vec<SocketAddr>, Error> {
+    if let Ok(addr) = authority.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = authority.to_string();
+    std::thread::spawn(move || {
+        let _ = tx.send(name.to_socket_addrs().map(Vec::from_iter));
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(addrs)) => Ok(addrs),
+        Ok(Err(e)) => Err(Error::new(ErrorKind::Network, format!("{what}: {e}"))),
+        Err(_) => Err(Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "{what}: the host name was not resolved within {}",
+                seconds(timeout)
+            ),
+        )),
+    }
 }
 
 /// `1.5 s`, `5 s`, `250 ms`.
@@ -332,6 +359,21 @@ mod tests {
             body(b"HTTP/1.1 200 OK\r\nContent-Le")
                 .unwrap_err()
                 .is_transient()
+        );
+    }
+
+    #[test]
+    fn names_are_resolved_within_the_bound() {
+        let addrs = resolve("localhost:80", Duration::from_secs(5), "cmd 4").unwrap();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80));
+        assert_eq!(
+            resolve("127.0.0.1:80", Duration::ZERO, "cmd 4").unwrap(),
+            ["127.0.0.1:80".parse::<SocketAddr>().unwrap()]
+        );
+        let e = resolve("no-such-host.invalid:80", Duration::from_secs(5), "cmd 4").unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::Network | ErrorKind::Timeout),
+            "{e}"
         );
     }
 
