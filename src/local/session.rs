@@ -128,14 +128,15 @@ impl Session<'_> {
         mut make: impl FnMut(&mut Self) -> Result<Zeroizing<Vec<u8>>, Error>,
     ) -> Result<Map<String, Value>, Error> {
         let policy = Retry::DEVICE;
-        let mut last = String::new();
+        // What the last try ended with, and the kind of error that makes.
+        let (mut last, mut last_kind) = (String::new(), ErrorKind::Protocol);
         for attempt in 0..=policy.retries {
             policy.wait_before(attempt);
             let body = make(self)?;
             let answer = match self.send_once(&body, what) {
                 Ok(answer) => answer,
                 Err(e) if kind == Kind::Read && e.is_transient() => {
-                    last = DROPPED.to_string();
+                    (last, last_kind) = (DROPPED.to_string(), ErrorKind::Network);
                     continue;
                 }
                 Err(e) if kind == Kind::Write && self.sent && e.kind() != ErrorKind::Blocked => {
@@ -147,15 +148,15 @@ impl Session<'_> {
                 }
                 Err(e) => return Err(self.t.context(e)),
             };
-            let busy = matches!(answer, Answer::Busy);
-            last = match answer {
+            (last, last_kind) = match answer {
                 Answer::Object(map) => return Ok(map),
-                Answer::Busy => BUSY.to_string(),
-                Answer::Empty => "an empty body".to_string(),
-                Answer::CutOff => "cut-off JSON".to_string(),
-                Answer::Unreadable(arrived) => arrived,
+                Answer::Busy => (BUSY.to_string(), ErrorKind::Timeout),
+                Answer::Empty => ("an empty body".to_string(), ErrorKind::Protocol),
+                Answer::CutOff => ("cut-off JSON".to_string(), ErrorKind::Protocol),
+                Answer::Unreadable(arrived) => (arrived, ErrorKind::Protocol),
             };
-            if kind == Kind::Write && !busy {
+            // Only a busy device has surely not acted on a write.
+            if kind == Kind::Write && last_kind != ErrorKind::Timeout {
                 return Err(self.t.context(Error::protocol(format!(
                     "{what}: the device answered with {last}; it may have applied the write, so it was not sent again"
                 ))));
@@ -163,14 +164,7 @@ impl Session<'_> {
         }
         let tries = policy.tries();
         let message = format!("{what}: the device answered {tries} times with {last}");
-        let kind = if last == BUSY {
-            ErrorKind::Timeout
-        } else if last == DROPPED {
-            ErrorKind::Network
-        } else {
-            ErrorKind::Protocol
-        };
-        Err(self.t.context(Error::new(kind, message)))
+        Err(self.t.context(Error::new(last_kind, message)))
     }
 
     /// The device clock: cmd 3, else the telemetry's `time`.
