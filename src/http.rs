@@ -1,33 +1,13 @@
-//! The one HTTP layer under both sides: agent settings, and reading an answer in full.
+//! The answer rules both sides share: an HTTP answer read in full, its size cap, content coding, byte order mark and Retry-After.
 
-use std::io::Read;
 use std::time::{Duration, SystemTime};
 
-use ureq::config::ConfigBuilder;
-use ureq::http::Response;
-use ureq::typestate::AgentScope;
-use ureq::{Agent, Body};
 use zeroize::Zeroizing;
 
 use crate::error::Error;
 
 /// Largest response body hmx reads; past it the request fails with `Protocol`.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// What every hmx agent does, cloud or device: status codes come back as
-/// answers (hmx words the errors itself), redirects are never followed,
-/// `timeout` bounds a request from connecting to its last body byte, and
-/// JSON is asked for.
-pub(crate) fn agent_config(timeout: Duration) -> ConfigBuilder<AgentScope> {
-    Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .max_redirects_will_error(false)
-        .save_redirect_history(false)
-        .timeout_global(Some(timeout))
-        .user_agent(concat!("hmx/", env!("CARGO_PKG_VERSION")))
-        .accept("application/json")
-}
 
 /// A response read in full: status, the headers hmx uses, and the body
 /// (without a UTF-8 byte order mark).
@@ -37,39 +17,6 @@ pub(crate) struct Reply {
     /// A CDN or proxy answered in the cloud's place (`cf-mitigated`, `Content-Type: text/html`).
     pub(crate) intercepted: bool,
     pub(crate) body: Zeroizing<Vec<u8>>,
-}
-
-/// Reads status, the headers hmx uses and the whole body, refusing bodies
-/// over [`MAX_BODY_BYTES`] and content codings hmx did not ask for.
-pub(crate) fn read_reply(response: Response<Body>, what: &str) -> Result<Reply, Error> {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    check_coding(header("content-encoding"), status, what)?;
-    let declared = response.body().content_length().unwrap_or(0);
-    if declared > MAX_BODY_BYTES as u64 {
-        return Err(too_big(status, what));
-    }
-    let mut reader = response.into_body().into_reader();
-    let mut body = BodyBuf::with_capacity(declared as usize);
-    let mut chunk = Zeroizing::new([0u8; 16 * 1024]);
-    loop {
-        let n = reader
-            .read(&mut chunk[..])
-            .map_err(|e| Error::from_transport(ureq::Error::from(e), what))?;
-        if n == 0 {
-            break;
-        }
-        if !body.extend(chunk.get(..n).unwrap_or_default(), MAX_BODY_BYTES) {
-            return Err(too_big(status, what));
-        }
-    }
-    Ok(Reply::new(status, header, body.into_inner()))
 }
 
 impl Reply {

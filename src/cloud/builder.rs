@@ -9,8 +9,8 @@ use zeroize::Zeroizing;
 use super::client::Client;
 use super::origin::BaseUrl;
 use super::proxy::ProxySetting;
+use super::transport;
 use crate::error::Error;
-use crate::http;
 
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -132,7 +132,7 @@ impl ClientBuilder {
         let proxy = self
             .proxy
             .resolve(base.is_https(), base.host(), base.is_loopback())?;
-        let config = http::agent_config(self.timeout)
+        let config = transport::agent_config(self.timeout)
             .timeout_connect(Some(self.connect_timeout.min(self.timeout)))
             .proxy(proxy.as_ref().map(|p| p.proxy.clone()))
             .tls_config(TlsConfig::builder().root_certs(root_certs).build())
@@ -159,7 +159,7 @@ impl Client {
     /// proxy the user asked for. [`ClientBuilder::build`] reports it at once.
     pub fn new() -> Client {
         Client::builder().build().unwrap_or_else(|why| Client {
-            agent: http::agent_config(DEFAULT_TIMEOUT)
+            agent: transport::agent_config(DEFAULT_TIMEOUT)
                 .proxy(None)
                 .build()
                 .into(),

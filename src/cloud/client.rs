@@ -11,8 +11,9 @@ use super::device::{Device, parse_page};
 use super::drf::{auth_error, status_error, token_from_reply};
 use super::origin::BaseUrl;
 use super::proxy::ProxyUse;
+use super::transport::read_reply;
 use crate::error::{Error, ErrorKind};
-use crate::http::{Reply, read_reply};
+use crate::http::Reply;
 use crate::retry::{self, Retry};
 use crate::secret::Token;
 

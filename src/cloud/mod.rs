@@ -6,6 +6,7 @@ mod device;
 mod drf;
 mod origin;
 mod proxy;
+mod transport;
 
 pub use builder::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Roots};
 pub use client::{Client, MAX_PAGES};
