@@ -495,7 +495,7 @@ fn python_manylinux_wheel_in_a_fresh_venv() {
 
     // The wheel's own library wins over HMX_LIB.
     let mut cmd = Command::new(&python);
-    cmd.args(["-c", "import hmx; print(hmx._lib._name)"])
+    cmd.args(["-c", "import hmx; print(hmx._ffi.lib._name)"])
         .current_dir(&tmp.0)
         .env("HMX_LIB", common::profile_dir().join("libhmx.so"));
     let loaded = text(&run(&mut cmd));
