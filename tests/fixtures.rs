@@ -124,6 +124,14 @@ fn answers_replay_byte_for_byte() {
                 (want, got) => panic!("{name} cmd {cmd}: recorded {want:?}, got {got:?}"),
             }
         }
+        // A recorded scheme is one hmx knows; nothing secret is recorded.
+        if let Some(scheme) = &f.scheme {
+            scheme.name.parse::<Scheme>().unwrap();
+        }
+        let file = std::fs::read_to_string(fixture_dir().join(&name)).unwrap();
+        for secret in ["\\\"auth\\\"", "token", "password", "\\\"key\\\""] {
+            assert!(!file.to_lowercase().contains(secret), "{name}: {secret}");
+        }
         // The serial is masked everywhere: in the announcement and every answer.
         let prefix = &f.sn[..8];
         for text in f.answers.values().chain(&f.announcement) {
