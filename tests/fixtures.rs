@@ -358,3 +358,23 @@ fn hmx_get_telemetry_reads_each_shape() {
         assert_eq!(compact(&printed), f.answer(4).unwrap(), "{file}");
     }
 }
+
+#[test]
+fn a_unit_without_a_list_is_locked_by_the_key_alone() {
+    let f = Fixture::load(fixture_dir().join("d2w.json")).unwrap();
+    let device = MockThermostat::builder()
+        .fixture(&f)
+        .locked(DEMO_KEY, Scheme::default())
+        .start()
+        .unwrap();
+    let data = json!({"par": {"119": true}});
+    let e = client(&device).request(data.clone()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Blocked, "{e}");
+    // Signed with the stand-in's clock (cmd 3's `time` follows it, still a JSON number).
+    let signed = client(&device).key(hmx::TotpKey::new(DEMO_KEY.into()));
+    let time = signed.device_time().unwrap();
+    assert!(time.abs_diff(device.device_time()) <= 2);
+    let answer = signed.request(data).unwrap();
+    assert_eq!(compact(&answer), f.write.unwrap());
+    assert!(device.applied().is_empty());
+}
