@@ -150,8 +150,22 @@ pub(crate) fn loose_u64(value: &Value) -> Option<u64> {
 /// values may come as numbers or strings, extra members are ignored. Strict
 /// on the shape: an entry that is not `[id, type, value]` is `Protocol`.
 pub(crate) fn parse_parameters(answer: &Map<String, Value>) -> Result<Vec<Parameter>, Error> {
-    let Some(Value::Array(list)) = answer.get("par") else {
-        return Err(Error::protocol("the parameter answer has no `par` list"));
+    let list = match answer.get("par") {
+        Some(Value::Array(list)) => list,
+        // D2W units: `{"deviceId":0,"par":{"1":245,"124":false,…}}`. Reading
+        // these as `Parameter`s would mean guessing each type code, and a
+        // write sent with a guessed code could be refused or misread, so hmx
+        // does not.
+        Some(Value::Object(_)) => {
+            return Err(Error::protocol(
+                "the unit answers cmd 1 in a shape hmx does not read: `par` is an object of values without type codes (as D2W units answer), not a list of [id, type, value]",
+            ));
+        }
+        _ => {
+            return Err(Error::protocol(
+                "the unit answered cmd 1 without a `par` list: it lacks the command or answers in a shape hmx does not read",
+            ));
+        }
     };
     list.iter()
         .enumerate()
@@ -204,7 +218,9 @@ pub struct Schedule {
 /// each a list of `[minute, temperature × 10]`, numbers or numeric strings.
 pub(crate) fn parse_schedule(answer: &Map<String, Value>) -> Result<Schedule, Error> {
     let Some(Value::Object(tt)) = answer.get("tt") else {
-        return Err(Error::protocol("the schedule answer has no `tt` object"));
+        return Err(Error::protocol(
+            "the unit answered cmd 2 without a `tt` schedule: it lacks the command (relay units such as MS and D2W have no schedule) or answers in a shape hmx does not read",
+        ));
     };
     let mut schedule = Schedule::default();
     for (day, periods) in tt {

@@ -167,11 +167,22 @@ impl Session<'_> {
         Err(self.t.context(Error::new(last_kind, message)))
     }
 
-    /// The device clock: cmd 3, else the telemetry's `time`.
+    /// The device clock: cmd 3, else the telemetry's `time`. A cmd 3 answer
+    /// hmx cannot read (a `Protocol` error: not JSON, as one documented MS
+    /// example is) also falls back to the telemetry; when that has no clock
+    /// either, the cmd 3 error stands.
     pub(super) fn device_time(&mut self) -> Result<u32, Error> {
+        let mut unreadable = None;
         for cmd in [3, 4] {
             let body = format!(r#"{{"cmd":{cmd}}}"#);
-            let answer = self.exchange(body.as_bytes(), Kind::Read, &format!("cmd {cmd}"))?;
+            let answer = match self.exchange(body.as_bytes(), Kind::Read, &format!("cmd {cmd}")) {
+                Ok(answer) => answer,
+                Err(e) if cmd == 3 && e.kind() == ErrorKind::Protocol => {
+                    unreadable = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(unreadable.unwrap_or(e)),
+            };
             if let Some(time) = answer.get("time") {
                 return loose_u64(time)
                     .and_then(|t| u32::try_from(t).ok())
@@ -182,9 +193,11 @@ impl Session<'_> {
                     });
             }
         }
-        Err(self.t.context(Error::protocol(
-            "the device reports no clock: neither cmd 3 nor the telemetry has `time`",
-        )))
+        Err(unreadable.unwrap_or_else(|| {
+            self.t.context(Error::protocol(
+                "the device reports no clock: neither cmd 3 nor the telemetry has `time`",
+            ))
+        }))
     }
 
     /// A write: `sn` and `data`, signed with the device's clock when a key is set.

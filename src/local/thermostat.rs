@@ -170,7 +170,10 @@ impl Thermostat {
     }
 
     /// `{"cmd":1}`: every parameter the device lists, in its order, each with
-    /// the type code the device reports and the value as sent.
+    /// the type code the device reports and the value as sent. A unit that
+    /// answers without a `par` list, or with `par` as an object of values
+    /// without type codes (Welrok D2W), is `Protocol`, saying so: hmx does
+    /// not guess type codes.
     pub fn parameters(&self) -> Result<Vec<Parameter>, Error> {
         let answer = self.read(1)?;
         let list = parameters::parse_parameters(&answer).map_err(|e| self.context(e))?;
@@ -182,19 +185,23 @@ impl Thermostat {
     /// device's order, `sn` included (all values strings on known firmware:
     /// `t.N` temperatures in 1/16 °C, `m.N` modes, `o.0` RSSI, `f.N` flags,
     /// `time` on newer firmware). No field is required: some units leave
-    /// fields out while off.
+    /// fields out while off. Welrok D2W units nest the groups under
+    /// `telemetry` with numbers and booleans; hmx returns that as sent too.
     pub fn telemetry(&self) -> Result<Map<String, Value>, Error> {
         self.read(4)
     }
 
-    /// `{"cmd":2}`: the week's schedule.
+    /// `{"cmd":2}`: the week's schedule. A unit without a schedule (relay
+    /// units such as Welrok MS and D2W) answers without `tt`: `Protocol`,
+    /// saying the unit lacks the command.
     pub fn schedule(&self) -> Result<Schedule, Error> {
         let answer = self.read(2)?;
         parameters::parse_schedule(&answer).map_err(|e| self.context(e))
     }
 
     /// The device's clock, seconds since 2000-01-01T00:00:00Z: `{"cmd":3}`,
-    /// or the telemetry's `time` on firmware that answers cmd 3 without one.
+    /// or the telemetry's `time` on firmware that answers cmd 3 without one
+    /// or with text that is not JSON. `time` may be a string or a JSON number.
     pub fn device_time(&self) -> Result<u32, Error> {
         self.session().device_time()
     }

@@ -27,6 +27,7 @@
 
 mod certs;
 mod cloud;
+mod fixture;
 mod proxy;
 mod thermostat;
 mod wire;
@@ -40,6 +41,7 @@ pub use thermostat::{
     On, WriteAnswer, announcement, demo_parameters,
 };
 
+pub use fixture::{Fixture, SchemeRecord, WriteForm};
 pub use proxy::{MockProxy, MockProxyBuilder, ProxyStats};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -8,14 +8,44 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::{Device, DeviceFault, FaultRule, HANG_LIMIT, On, READ_ONLY, Shared, WriteAnswer};
+use super::{
+    Device, DeviceFault, FaultRule, HANG_LIMIT, On, READ_ONLY, Replay, Shared, WriteAnswer,
+};
 use crate::local::ValueType;
 use crate::sync::lock;
+use crate::testing::fixture::WriteForm;
 use crate::testing::wire::{Reply, Request, read_request};
 use crate::totp;
 
 pub(super) fn device_now(offset: i64) -> u32 {
     (i64::from(totp::device_time_now()) + offset).clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// An answer's body: a JSON value, or exact text replayed from a fixture.
+enum Body {
+    Json(Value),
+    Text(Vec<u8>),
+}
+
+impl Body {
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Body::Json(v) => v.to_string().into_bytes(),
+            Body::Text(t) => t,
+        }
+    }
+}
+
+/// A 200 carrying `body`.
+fn ok(body: Vec<u8>) -> Outcome {
+    Outcome::Raw(
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body,
+        }
+        .bytes(),
+    )
 }
 
 /// What one request gets.
@@ -90,9 +120,14 @@ fn handle(shared: &Shared, body: &[u8]) -> Outcome {
         Ok(Value::Object(map)) => map,
         _ => return Outcome::Json(json!({"success": "false"})),
     };
+    // A fixture replays any `{"cmd":N}`; the built-in unit knows 1 to 4.
     let read = match request.get("cmd").and_then(Value::as_u64) {
-        Some(cmd @ 1..=4) if !request.contains_key("par") && !request.contains_key("tt") => {
-            Some(cmd as u8)
+        Some(cmd)
+            if !request.contains_key("par")
+                && !request.contains_key("tt")
+                && (shared.replay.is_some() || (1..=4).contains(&cmd)) =>
+        {
+            Some(cmd)
         }
         _ => None,
     };
@@ -106,75 +141,56 @@ fn handle(shared: &Shared, body: &[u8]) -> Outcome {
     let answer = match read {
         Some(cmd) => read_answer(shared, &device, cmd),
         None => write(shared, &mut device, &request),
-    };
+    }
+    .into_bytes();
     match fault {
-        Some(DeviceFault::Empty) => Outcome::Raw(
-            Reply {
-                status: 200,
-                headers: Vec::new(),
-                body: Vec::new(),
-            }
-            .bytes(),
-        ),
+        Some(DeviceFault::Empty) => ok(Vec::new()),
         Some(DeviceFault::CutOff) => {
-            let mut text = answer.to_string().into_bytes();
+            let mut text = answer;
             text.truncate(text.len() / 2);
-            Outcome::Raw(
-                Reply {
-                    status: 200,
-                    headers: Vec::new(),
-                    body: text,
-                }
-                .bytes(),
-            )
+            ok(text)
         }
         Some(DeviceFault::TrailingNul) => raw_body(answer, b"\0"),
         Some(DeviceFault::Padded) => {
-            let text = answer.to_string();
             let mut padding = vec![b' '; 4];
-            padding.resize(512usize.saturating_sub(text.len() + 4), 0);
+            padding.resize(512usize.saturating_sub(answer.len() + 4), 0);
             raw_body(answer, &padding)
         }
         Some(DeviceFault::TrailingGarbage) => raw_body(answer, b"\r\nGARBAGE"),
-        Some(DeviceFault::NoContentLength) => Outcome::Raw(
-            format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{answer}")
-                .into_bytes(),
-        ),
-        Some(DeviceFault::LfChunked) => {
-            let text = answer.to_string();
-            let (a, b) = text.split_at(text.len() / 2);
-            Outcome::Raw(
-                format!(
-                    "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n{:x}\n{a}\n{:x}\n{b}\n0\n\n",
-                    a.len(),
-                    b.len()
-                )
-                .into_bytes(),
-            )
+        Some(DeviceFault::NoContentLength) => {
+            let mut out =
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+                    .to_vec();
+            out.extend_from_slice(&answer);
+            Outcome::Raw(out)
         }
-        Some(DeviceFault::NoStatusLine) => Outcome::Raw(answer.to_string().into_bytes()),
-        _ => Outcome::Json(answer),
+        Some(DeviceFault::LfChunked) => {
+            let (a, b) = answer.split_at(answer.len() / 2);
+            let mut out = b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n".to_vec();
+            for part in [a, b] {
+                out.extend_from_slice(format!("{:x}\n", part.len()).as_bytes());
+                out.extend_from_slice(part);
+                out.push(b'\n');
+            }
+            out.extend_from_slice(b"0\n\n");
+            Outcome::Raw(out)
+        }
+        Some(DeviceFault::NoStatusLine) => Outcome::Raw(answer),
+        _ => ok(answer),
     }
 }
 
 /// A 200 whose body is `answer` followed by `tail`.
-fn raw_body(answer: Value, tail: &[u8]) -> Outcome {
-    let mut body = answer.to_string().into_bytes();
+fn raw_body(answer: Vec<u8>, tail: &[u8]) -> Outcome {
+    let mut body = answer;
     body.extend_from_slice(tail);
-    Outcome::Raw(
-        Reply {
-            status: 200,
-            headers: Vec::new(),
-            body,
-        }
-        .bytes(),
-    )
+    ok(body)
 }
 
-fn take_fault(faults: &mut Vec<FaultRule>, read: Option<u8>) -> Option<DeviceFault> {
+fn take_fault(faults: &mut Vec<FaultRule>, read: Option<u64>) -> Option<DeviceFault> {
     let i = faults.iter().position(|r| match r.on {
         On::Any => true,
-        On::Cmd(c) => read == Some(c),
+        On::Cmd(c) => read == Some(u64::from(c)),
         On::Write => read.is_none(),
     })?;
     let fault = faults[i].fault;
@@ -195,7 +211,48 @@ fn with_sn(shared: &Shared, mut answer: Map<String, Value>) -> Value {
     Value::Object(answer)
 }
 
-fn read_answer(shared: &Shared, device: &Device, cmd: u8) -> Value {
+fn read_answer(shared: &Shared, device: &Device, cmd: u64) -> Body {
+    if let Some(replay) = &shared.replay {
+        return replay_read(shared, replay, device, cmd);
+    }
+    Body::Json(built_in_read(shared, device, cmd))
+}
+
+/// A fixture's answer: the recorded text, unless a write changed the
+/// parameter list (cmd 1 then lists the new values) or a key is set (the
+/// `time` of cmd 3 and 4 then follows the stand-in's clock).
+fn replay_read(shared: &Shared, replay: &Replay, device: &Device, cmd: u64) -> Body {
+    if cmd == 1 && replay.original.as_ref() != Some(&device.parameters) && replay.original.is_some()
+    {
+        let mut map = replay.fixture.cmd1_object().unwrap_or_default();
+        let par: Vec<Value> = device
+            .parameters
+            .iter()
+            .map(|(id, t, v)| json!([id, t, v]))
+            .collect();
+        map.insert("par".into(), Value::Array(par));
+        return Body::Json(Value::Object(map));
+    }
+    let Some(text) = replay.fixture.answer(cmd) else {
+        return Body::Json(json!({}));
+    };
+    if (cmd == 3 || cmd == 4) && shared.key.is_some() {
+        if let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text) {
+            let now = device_now(device.clock_offset);
+            if let Some(time) = map.get_mut("time") {
+                *time = if time.is_number() {
+                    json!(now)
+                } else {
+                    json!(now.to_string())
+                };
+                return Body::Json(Value::Object(map));
+            }
+        }
+    }
+    Body::Text(text.as_bytes().to_vec())
+}
+
+fn built_in_read(shared: &Shared, device: &Device, cmd: u64) -> Value {
     let mut answer = Map::new();
     match cmd {
         1 => {
@@ -229,20 +286,34 @@ fn flag(device: &Device, id: u16) -> bool {
     device.parameters.iter().any(|p| p.0 == id && p.2 == "1")
 }
 
+/// LAN locking on: parameter 114, or, for a unit without a readable
+/// parameter list, a key set on the builder.
+fn lan_locked(shared: &Shared, device: &Device) -> bool {
+    let listless = shared.replay.as_ref().is_some_and(|r| r.original.is_none());
+    flag(device, 114) || (listless && shared.key.is_some())
+}
+
 /// Applies a write when it passes the device's checks; answers as the firmware does.
-fn write(shared: &Shared, device: &mut Device, request: &Map<String, Value>) -> Value {
+fn write(shared: &Shared, device: &mut Device, request: &Map<String, Value>) -> Body {
     let text = |name: &str| request.get(name).and_then(Value::as_str);
     let time = text("time").and_then(|t| t.parse::<u32>().ok());
     let now = device_now(device.clock_offset);
     let blocked = |device: &mut Device| {
         device.stats.writes_blocked += 1;
-        json!({"success": "block"})
+        match shared
+            .replay
+            .as_ref()
+            .and_then(|r| r.fixture.block.as_ref())
+        {
+            Some(text) => Body::Text(text.as_bytes().to_vec()),
+            None => Body::Json(json!({"success": "block"})),
+        }
     };
     // LAN and cloud locking both on: every network write is refused.
     if flag(device, 114) && flag(device, 115) {
         return blocked(device);
     }
-    if flag(device, 114) {
+    if lan_locked(shared, device) {
         let Some((key, scheme)) = &shared.key else {
             return blocked(device);
         };
@@ -266,7 +337,7 @@ fn write(shared: &Shared, device: &mut Device, request: &Map<String, Value>) -> 
     }
     if text("sn") != Some(shared.sn.as_str()) {
         device.stats.writes_rejected += 1;
-        return json!({"success": "false"});
+        return Body::Json(json!({"success": "false"}));
     }
     let data: Vec<&String> = request
         .keys()
@@ -277,23 +348,36 @@ fn write(shared: &Shared, device: &mut Device, request: &Map<String, Value>) -> 
             // Only sn and time: the device sets its clock (and would stop syncing it from the cloud).
             device.stats.clock_sets += 1;
             device.clock_offset = i64::from(time) - i64::from(totp::device_time_now());
-            return json!({"success": "true"});
+            return Body::Json(json!({"success": "true"}));
         }
         device.stats.writes_rejected += 1;
-        return json!({"success": "false"});
+        return Body::Json(json!({"success": "false"}));
+    }
+    if let Some(Replay {
+        original: None,
+        write_form,
+        ..
+    }) = &shared.replay
+    {
+        // No parameter list to check against (D2W): the recorded answer, nothing applied.
+        device.stats.writes_applied += 1;
+        return match write_form {
+            WriteForm::Text(text) => Body::Text(text.as_bytes().to_vec()),
+            WriteForm::Parameters => Body::Json(json!({"success": "true"})),
+        };
     }
     let mut changes = Vec::new();
     if let Some(par) = request.get("par") {
         let Some(entries) = par.as_array() else {
             device.stats.writes_rejected += 1;
-            return json!({"success": "false"});
+            return Body::Json(json!({"success": "false"}));
         };
         for entry in entries {
             match check_entry(device, entry) {
                 Some(change) => changes.push(change),
                 None => {
                     device.stats.writes_rejected += 1;
-                    return json!({"success": "false"});
+                    return Body::Json(json!({"success": "false"}));
                 }
             }
         }
@@ -313,8 +397,14 @@ fn write(shared: &Shared, device: &mut Device, request: &Map<String, Value>) -> 
         device.last_time = Some(device.last_time.map_or(time, |last| last.max(time)));
     }
     device.stats.writes_applied += 1;
+    if let Some(replay) = &shared.replay {
+        return match &replay.write_form {
+            WriteForm::Text(text) => Body::Text(text.as_bytes().to_vec()),
+            WriteForm::Parameters => read_answer(shared, device, 1),
+        };
+    }
     match shared.write_answer {
-        WriteAnswer::Success => json!({"success": "true"}),
+        WriteAnswer::Success => Body::Json(json!({"success": "true"})),
         WriteAnswer::Parameters => read_answer(shared, device, 1),
     }
 }

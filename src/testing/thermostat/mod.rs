@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::Acceptor;
+use super::fixture::{Fixture, WriteForm};
 use crate::local::Thermostat;
 use crate::sync::lock;
 use crate::totp::Scheme;
@@ -115,8 +116,17 @@ struct Device {
     bodies: Vec<String>,
 }
 
+/// A fixture being replayed: its answers, and its parameter list as recorded.
+struct Replay {
+    fixture: Fixture,
+    /// `None` when the unit's cmd 1 has no `[id, type, value]` list (D2W).
+    original: Option<Vec<(u16, u8, String)>>,
+    write_form: WriteForm,
+}
+
 struct Shared {
     sn: String,
+    replay: Option<Replay>,
     key: Option<(String, Scheme)>,
     cmd3: bool,
     sn_in_answers: bool,
@@ -187,9 +197,33 @@ pub struct MockThermostatBuilder {
     write_answer: WriteAnswer,
     service_time: Duration,
     faults: Vec<FaultRule>,
+    replay: Option<Replay>,
 }
 
 impl MockThermostatBuilder {
+    /// Answers as the unit `fixture` records (docs/FIXTURES.md): its serial,
+    /// each `{"cmd":N}` answered with the recorded text byte for byte (`{}`
+    /// when none is recorded), its parameters and type codes checked on
+    /// writes, its write answer form and its block answer. A write that
+    /// changes a value makes cmd 1 list the new value (the recorded answer
+    /// with `par` replaced, compact). Call before [`locked`](Self::locked),
+    /// which sets the key and scheme a fixture does not hold; with a key set,
+    /// the `time` of cmd 3 and cmd 4 answers follows the stand-in's clock so
+    /// that signed writes can be checked. A unit without a parameter list
+    /// hmx can read (D2W) is locked by `locked` alone and answers any
+    /// accepted write with its recorded write answer, applying nothing.
+    pub fn fixture(mut self, fixture: &Fixture) -> Self {
+        let original = fixture.parameters();
+        self.sn = fixture.sn.clone();
+        self.parameters = original.clone().unwrap_or_default();
+        self.replay = Some(Replay {
+            fixture: fixture.clone(),
+            original,
+            write_form: fixture.write_form(),
+        });
+        self
+    }
+
     /// The serial number.
     pub fn sn(mut self, sn: impl Into<String>) -> Self {
         self.sn = sn.into();
@@ -276,6 +310,7 @@ impl MockThermostatBuilder {
         });
         let shared = Arc::new(Shared {
             sn: self.sn,
+            replay: self.replay,
             key: self.key,
             cmd3: self.cmd3,
             sn_in_answers: self.sn_in_answers,
@@ -334,7 +369,14 @@ impl MockThermostat {
             write_answer: WriteAnswer::Success,
             service_time: Duration::from_millis(2),
             faults: Vec::new(),
+            replay: None,
         }
+    }
+
+    /// Starts a stand-in answering as the unit in the fixture file at `path`, unlocked.
+    pub fn from_fixture(path: impl AsRef<std::path::Path>) -> io::Result<MockThermostat> {
+        let fixture = Fixture::load(path)?;
+        MockThermostat::builder().fixture(&fixture).start()
     }
 
     /// Starts the default stand-in.
