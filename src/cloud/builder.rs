@@ -111,9 +111,10 @@ impl ClientBuilder {
     }
 
     /// Checks the settings and makes the client. Fails with
-    /// [`ErrorKind::InvalidArgument`] on a bad URL, a zero timeout, an unusable
-    /// `Accept-Language`, a PEM or system store without a usable certificate,
-    /// or a proxy URL (given, or from the environment) that is not `http://`.
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) on a
+    /// bad URL, a zero timeout, an unusable `Accept-Language`, a PEM or system
+    /// store without a usable certificate, or a proxy URL (given, or from the
+    /// environment) whose scheme is none of those [`proxy`](Self::proxy) takes.
     pub fn build(self) -> Result<Client, Error> {
         let base = BaseUrl::parse(&self.base_url)?;
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {

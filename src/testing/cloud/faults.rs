@@ -104,7 +104,7 @@ pub enum ListChange {
 /// The transport the stand-in speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TlsMode {
-    /// HTTPS with a certificate for 127.0.0.1, localhost and [`CLOUD_HOST`], signed by the generated CA.
+    /// HTTPS with a certificate for 127.0.0.1, localhost and [`CLOUD_HOST`](super::CLOUD_HOST), signed by the generated CA.
     Valid,
     /// HTTPS with a certificate for `wrong-host.invalid` only.
     WrongHost,
