@@ -521,6 +521,21 @@ fn socks_from_c_and_the_command() {
         assert_exit(&output, 0);
         assert!(socks.tunnels() >= 1);
     }
+    // C, under valgrind, with the proxy from ALL_PROXY: a client built with no proxy setting.
+    {
+        let _env = env(&[("ALL_PROXY", &url)]);
+        let before = socks.tunnels();
+        let output = common::valgrind(
+            "test_hmx",
+            &["status", "HMX_STATUS_OK"],
+            &[
+                ("HMX_BASE_URL", &by_name_url(&cloud)),
+                ("HMX_CA_FILE", cloud.ca_file().to_str().unwrap()),
+            ],
+        );
+        assert_exit(&output, 0);
+        assert_eq!(socks.tunnels(), before + 1);
+    }
     // The command: --proxy, then ALL_PROXY.
     #[cfg(feature = "cli")]
     for via_env in [false, true] {
