@@ -10,11 +10,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::net::raw_post;
 use hmx::ErrorKind;
 use hmx::local::{Thermostat, Written};
 use hmx::testing::{DEMO_KEY, Fixture, MockThermostat, WriteForm, demo_parameters};
@@ -50,21 +49,6 @@ fn fixtures() -> Vec<(String, Fixture)> {
 
 fn client(device: &MockThermostat) -> Thermostat {
     device.client().min_interval(Duration::from_millis(5))
-}
-
-/// POSTs `body` to the stand-in's api.cgi and returns the answer's body as sent.
-fn raw_post(device: &MockThermostat, body: &str) -> Vec<u8> {
-    let mut tcp = TcpStream::connect(device.host()).unwrap();
-    write!(
-        tcp,
-        "POST /api.cgi HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).unwrap();
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    raw[end + 4..].to_vec()
 }
 
 fn object(text: &str) -> Option<Map<String, Value>> {

@@ -3,6 +3,8 @@
 //! The local client against the stand-in thermostat: reads, signed writes, refusals, the probe, the clock, pacing, retries, discovery.
 #![cfg(feature = "test-util")]
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::thread;
@@ -540,26 +542,11 @@ fn thermostats_that_come_and_go_are_paced_like_one() {
     );
 }
 
-/// `body` posted to the stand-in over a plain TCP connection: its answer's bytes, untouched.
-fn raw_answer(device: &MockThermostat, body: &str) -> String {
-    use std::io::{Read, Write};
-    let mut tcp = std::net::TcpStream::connect(device.host()).unwrap();
-    write!(
-        tcp,
-        "POST /api.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    tcp.read_to_string(&mut answer).unwrap();
-    answer.split_once("\r\n\r\n").unwrap().1.to_string()
-}
-
 #[test]
 fn answers_are_handed_on_as_sent() {
     let device = start(MockThermostat::builder());
     let sent: Map<String, Value> =
-        serde_json::from_str(&raw_answer(&device, r#"{"cmd":4}"#)).unwrap();
+        serde_json::from_slice(&common::net::raw_post(&device, r#"{"cmd":4}"#)).unwrap();
     let sent: Vec<&String> = sent.keys().collect();
     assert_eq!(
         sent.first().map(|k| k.as_str()),

@@ -1,7 +1,8 @@
 //! Addresses on this machine: ports nobody listens on, the routing proxy that
 //! reaches the stand-in by the cloud's name, thermostats announcing themselves.
 
-use std::net::{TcpListener, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 #[cfg(feature = "test-util")]
 use std::{
     net::{Ipv4Addr, SocketAddrV4},
@@ -9,7 +10,9 @@ use std::{
 };
 
 #[cfg(feature = "test-util")]
-use hmx::testing::{Announcer, CLOUD_HOST, MockCloud, MockProxy, MockProxyBuilder, announcement};
+use hmx::testing::{
+    Announcer, CLOUD_HOST, MockCloud, MockProxy, MockProxyBuilder, MockThermostat, announcement,
+};
 
 /// A TCP port on 127.0.0.1 that nothing listens on (a connection is refused).
 pub fn closed_port() -> u16 {
@@ -59,4 +62,19 @@ pub fn announce(sn: &str, last: u8, port: u16) -> Announcer {
     let packet = announcement(sn, "sx").to_string();
     let every = Duration::from_millis(100);
     Announcer::start(packet, Ipv4Addr::new(127, 0, 0, last), target, every).unwrap()
+}
+
+/// POSTs `body` to the stand-in's api.cgi and returns the answer's body as sent.
+pub fn raw_post(device: &MockThermostat, body: &str) -> Vec<u8> {
+    let mut tcp = TcpStream::connect(device.host()).unwrap();
+    write!(
+        tcp,
+        "POST /api.cgi HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).unwrap();
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    raw[end + 4..].to_vec()
 }
