@@ -529,3 +529,21 @@ fn progress_shows_on_a_terminal_only() {
     assert_exit(&out, 0);
     assert_eq!(stderr(&out), "");
 }
+
+#[test]
+fn the_demo_refuses_options_that_would_not_apply_to_it() {
+    for extra in [
+        &["--proxy", "socks5h://127.0.0.1:1"][..],
+        &["--no-proxy"],
+        &["--system-roots"],
+        &["--base-url", "https://app.welrok.com"],
+    ] {
+        let out = hmx().args(["keys", "--demo"]).args(extra).output().unwrap();
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains("cannot be used with"),
+            "{extra:?}: {}",
+            stderr(&out)
+        );
+    }
+}

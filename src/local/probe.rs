@@ -51,18 +51,23 @@ impl fmt::Display for ProbeReport {
         };
         write!(
             f,
-            "LAN lock {}, cloud lock {}; parameter {} = {:?} written back; ",
+            "LAN lock {}, cloud lock {}; ",
             flag(self.lan_lock),
             flag(self.cloud_lock),
-            self.parameter,
-            self.value
         )?;
+        let (parameter, value) = (self.parameter, &self.value);
         match (self.accepted, self.lan_lock) {
-            (Some(scheme), _) => write!(f, "accepted: {scheme}; ")?,
+            (Some(scheme), _) => write!(
+                f,
+                "parameter {parameter} = {value:?} written back unchanged; accepted: {scheme}; "
+            )?,
             (None, Some(false)) => {
                 return f.write_str("nothing written: LAN locking is off, so every write is accepted; turn it on and probe again");
             }
-            (None, _) => f.write_str("accepted: none; ")?,
+            (None, _) => write!(
+                f,
+                "parameter {parameter} = {value:?} not written: every scheme tried was refused; accepted: none; "
+            )?,
         }
         write!(
             f,

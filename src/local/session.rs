@@ -272,13 +272,7 @@ fn explain_block(e: Error, how: &str) -> Error {
     if e.kind() != ErrorKind::Blocked {
         return e;
     }
-    Error::new(
-        ErrorKind::Blocked,
-        format!(
-            "{} ({how}; if a fresh token is refused, a probe finds which token scheme the firmware accepts)",
-            e.message()
-        ),
-    )
+    Error::new(ErrorKind::Blocked, format!("{} ({how})", e.message()))
 }
 
 /// `data` must be a non-empty object without the members hmx sets.

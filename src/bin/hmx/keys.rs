@@ -51,8 +51,9 @@ pub struct Args {
     /// Trust the operating system's certificate store instead of the public roots built in
     #[arg(long, conflicts_with = "ca_file")]
     system_roots: bool,
-    /// Use the built-in stand-in cloud and its demo account (no network, no account)
-    #[arg(long, conflicts_with_all = ["email", "base_url", "ca_file"])]
+    /// Use the built-in stand-in cloud and its demo account (no network, no account); the
+    /// options that choose a cloud, a proxy or roots do not apply to it
+    #[arg(long, conflicts_with_all = ["email", "base_url", "ca_file", "proxy", "no_proxy", "system_roots"])]
     demo: bool,
 }
 

@@ -109,7 +109,8 @@ impl Failure {
         match err.kind() {
             K::Timeout => message.push_str("; --timeout SECONDS sets the bound"),
             K::Blocked => message.push_str(
-                "; `hmx probe HOST --key KEY` finds the token scheme the firmware accepts",
+                "; give the device's key with --key or HMX_TOTP_KEY, and when a key is refused, \
+                 `hmx probe HOST --key KEY` finds the token scheme the firmware accepts",
             ),
             _ => {}
         }
