@@ -230,7 +230,8 @@ fn complete(raw: &[u8]) -> bool {
     };
     let body = raw.get(head.body_at..).unwrap_or_default();
     if head.chunked() {
-        matches!(dechunk(body), Ok(Some(_)))
+        // Walked, not copied: this runs after every read.
+        matches!(walk_chunks(body, None), Ok(true))
     } else {
         head.content_length().is_some_and(|n| body.len() >= n)
     }
@@ -269,10 +270,11 @@ pub(crate) fn parse(raw: &[u8], what: &str) -> Result<Reply, Error> {
     http::check_coding(head.header("content-encoding"), status, what)?;
     let rest = raw.get(head.body_at..).unwrap_or_default();
     let body: Zeroizing<Vec<u8>> = if head.chunked() {
-        match dechunk(rest) {
-            Ok(Some(body)) => body,
+        let mut body = Zeroizing::new(Vec::new());
+        match walk_chunks(rest, Some(&mut body)) {
+            Ok(true) => body,
             // Cut off inside the chunks: what came is what the JSON reader sees.
-            Ok(None) => Zeroizing::new(rest.to_vec()),
+            Ok(false) => Zeroizing::new(rest.to_vec()),
             Err(why) => return Err(not_http(&why)),
         }
     } else {
@@ -288,13 +290,13 @@ pub(crate) fn parse(raw: &[u8], what: &str) -> Result<Reply, Error> {
     Ok(Reply::new(status, |name| head.header(name), body))
 }
 
-/// The body of a chunked answer: `Some` once the last chunk has come,
-/// `None` while more is due; chunk lines may end in CRLF or a bare LF.
-fn dechunk(mut rest: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
-    let mut body = Zeroizing::new(Vec::new());
+/// Walks a chunked body, copying the chunks' data into `body` when given:
+/// true once the last chunk has come, false while more is due; chunk lines
+/// may end in CRLF or a bare LF.
+fn walk_chunks(mut rest: &[u8], mut body: Option<&mut Zeroizing<Vec<u8>>>) -> Result<bool, String> {
     loop {
         let Some(eol) = rest.iter().position(|b| *b == b'\n') else {
-            return Ok(None);
+            return Ok(false);
         };
         let (line, after) = rest.split_at(eol);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -307,12 +309,14 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
         rest = after.get(1..).unwrap_or_default();
         if size == 0 {
             // Trailers, if any, are not needed.
-            return Ok(Some(body));
+            return Ok(true);
         }
         let Some((data, after)) = rest.split_at_checked(size) else {
-            return Ok(None);
+            return Ok(false);
         };
-        body.extend_from_slice(data);
+        if let Some(body) = body.as_deref_mut() {
+            body.extend_from_slice(data);
+        }
         rest = after;
         rest = rest
             .strip_prefix(b"\r\n")
