@@ -14,21 +14,28 @@
 //! refused writes, devices that move to another IP after a power cut).
 
 mod address;
+mod control;
 mod discovery;
 mod gate;
 mod parameters;
 mod probe;
 mod session;
+mod state;
 mod thermostat;
 mod wire;
 
 pub use address::{DEFAULT_PORT, looks_like_serial};
+pub use control::{Control, MAX_BRIGHTNESS, parse_controls};
 pub use discovery::{DISCOVERY_PORT, Found, Listener, Unreadable, discover};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
     parse_assignment,
 };
 pub use probe::{PROBE_PARAMETERS, ProbeReport};
+pub use state::{
+    CHILD_LOCK, CONTROL, ControlType, LOAD_POWER, MANUAL_FLOOR, MODE, Mode, POWER_OFF, SETPOINT,
+    SetpointScale, State,
+};
 pub use thermostat::{
     DEFAULT_MIN_INTERVAL, DEFAULT_TIMEOUT, RETRIES, RETRY_BACKOFF, Thermostat, Written,
 };

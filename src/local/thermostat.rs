@@ -66,7 +66,7 @@ pub struct Thermostat {
     pub(super) min_interval: Duration,
     gate: Arc<Gate>,
     // The last parameter list read: where writes take their type codes from.
-    listed: Mutex<Option<Vec<Parameter>>>,
+    pub(super) listed: Mutex<Option<Vec<Parameter>>>,
 }
 
 /// A second handle on the same device, with the same settings and the
@@ -296,7 +296,7 @@ impl Thermostat {
         self.session().write(&data, self.scheme)
     }
 
-    fn read(&self, cmd: u8) -> Result<Map<String, Value>, Error> {
+    pub(super) fn read(&self, cmd: u8) -> Result<Map<String, Value>, Error> {
         let body = format!(r#"{{"cmd":{cmd}}}"#);
         self.session()
             .exchange(body.as_bytes(), Kind::Read, &format!("cmd {cmd}"))
