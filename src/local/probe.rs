@@ -163,3 +163,23 @@ fn listed_value(p: &Parameter) -> Option<String> {
     let t = p.value_type().filter(|t| *t != ValueType::String)?;
     t.normalize(&p.value).ok()
 }
+
+/// As JSON: `{"parameter":23,"value":"5","lan_lock":true,"cloud_lock":false,
+/// "refused":["raw-2000"],"skipped":[],"accepted":"raw-unix"}`, schemes by
+/// name, unknown locks and no accepted scheme as `null`. What the C layer
+/// and the command hand out.
+impl serde::Serialize for ProbeReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let names = |list: &[Scheme]| list.iter().map(|x| x.name()).collect::<Vec<_>>();
+        let mut out = s.serialize_struct("ProbeReport", 7)?;
+        out.serialize_field("parameter", &self.parameter)?;
+        out.serialize_field("value", &self.value)?;
+        out.serialize_field("lan_lock", &self.lan_lock)?;
+        out.serialize_field("cloud_lock", &self.cloud_lock)?;
+        out.serialize_field("refused", &names(&self.refused))?;
+        out.serialize_field("skipped", &names(&self.skipped))?;
+        out.serialize_field("accepted", &self.accepted.map(Scheme::name))?;
+        out.end()
+    }
+}
