@@ -26,7 +26,7 @@ mod wire;
 
 pub use address::{DEFAULT_PORT, looks_like_serial};
 pub use control::{Control, MAX_BRIGHTNESS, parse_controls};
-pub use discovery::{DISCOVERY_PORT, Found, Listener, Unreadable, discover};
+pub use discovery::{DISCOVERY_PORT, DISCOVERY_WAIT, Found, Listener, Unreadable, discover};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
     parse_assignment,
