@@ -240,10 +240,12 @@ pub struct State {
     pub brightness: Option<u8>,
     /// Wi-Fi signal, dBm (`o.0`).
     pub wifi_dbm: Option<i32>,
-    /// The connected load in watts, from parameter 17 when it is 1 to 150
-    /// (×10 W). Above 150 Terneo and Welrok docs give different formulas
-    /// (1500 + 20p and 20p − 1500) and the answers cannot tell which unit
-    /// this is, so it is `None`; so is 0 (not set).
+    /// The connected load in watts, as the owner set it (parameter 17:
+    /// p × 10 up to 150, else 20p − 1500; `None` when 0, not set). Welrok's
+    /// docs give that formula; Terneo's print "1500 + p × 20" above 150,
+    /// which jumps from 1500 W to 4520 W at 151 and would put the real SX
+    /// capture's 156 at 4620 W, past the unit's 16 A rating, so hmx reads it
+    /// as the same continuous formula (1620 W there).
     pub load_power_w: Option<u32>,
 }
 
@@ -356,8 +358,9 @@ impl State {
             brightness: listed(parameters, parameters::BRIGHTNESS)
                 .and_then(|v| u8::try_from(v).ok()),
             load_power_w: listed(parameters, LOAD_POWER)
-                .filter(|p| (1..=150).contains(p))
-                .and_then(|p| u32::try_from(p * 10).ok()),
+                .filter(|p| (1..=i64::from(u16::MAX)).contains(p))
+                .map(|p| if p <= 150 { p * 10 } else { p * 20 - 1500 })
+                .and_then(|w| u32::try_from(w).ok()),
             ..State::default()
         };
         if relay {
@@ -501,7 +504,7 @@ mod tests {
         assert_eq!(ms.mode, None);
         assert_eq!(ms.powered, None);
         assert_eq!(ms.brightness, Some(5));
-        assert_eq!(ms.load_power_w, None);
+        assert_eq!(ms.load_power_w, Some(2500));
         let d2w = State::from_answers(
             &obj(
                 json!({"deviceId": 0, "telemetry": {"m": {"1": 0, "3": 3}, "f": {"10": true}, "o": {"0": -58}}}),
