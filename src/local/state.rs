@@ -401,7 +401,7 @@ impl Thermostat {
     /// parameter list (`{"cmd":1}`), two requests paced as always. A unit
     /// that answers cmd 1 without a list hmx reads (Welrok D2W) still gets
     /// a state, from its telemetry alone; a cmd 1 that fails (timeout,
-    /// garbage, refused) is the error.
+    /// garbage, a list with broken entries) is the error.
     ///
     /// ```no_run
     /// let t = hmx::local::Thermostat::new("192.168.1.40", "058016000543464839373520000159")?;
@@ -420,9 +420,12 @@ impl Thermostat {
     /// `{"cmd":1}` as a list, or `None` when the unit answers without one it can read.
     fn parameters_if_listed(&self) -> Result<Option<Vec<Parameter>>, Error> {
         let answer = self.read(1)?;
-        let Ok(list) = parameters::parse_parameters(&answer) else {
+        // A unit without a list (D2W's object of values, or none) still has
+        // a state; a list with broken entries is an error, as for parameters().
+        if !matches!(answer.get("par"), Some(Value::Array(_))) {
             return Ok(None);
-        };
+        }
+        let list = parameters::parse_parameters(&answer).map_err(|e| self.context(e))?;
         *crate::sync::lock(&self.listed) = Some(list.clone());
         Ok(Some(list))
     }
