@@ -1,15 +1,19 @@
 //! Working a thermostat on the LAN with the `hmx` command.
 //!
-//! `hmx discover`, `get`, `set` (signed, blocked, a busy device), a serial
-//! found on the LAN, `probe`, and `hmx demo`, the whole chain.
+//! `hmx discover`, `get`, `set` (signed, blocked, a busy device, named
+//! settings, a value the unit cannot take), a serial found on the LAN,
+//! `probe`, and `hmx demo`, the whole chain.
 #![cfg(all(feature = "cli", feature = "test-util"))]
 
 mod common;
 
+use std::path::{Path, PathBuf};
+
 use common::net::{announce, free_udp_port};
-use common::procs::{assert_exit, hmx, stderr, stdout};
-use hmx::testing::{DEMO_KEY, DeviceFault, MockThermostat, On};
+use common::procs::{assert_exit, assert_exit_for, hmx, stderr, stdout};
+use hmx::testing::{DEMO_KEY, DeviceFault, Fixture, MockThermostat, On};
 use hmx::totp::Scheme;
+use serde_json::{Value, json};
 
 fn locked() -> MockThermostat {
     MockThermostat::builder()
@@ -233,4 +237,103 @@ fn telemetry_is_printed_in_the_devices_order() {
         direct.keys().collect::<Vec<_>>()
     );
     assert_eq!(printed.keys().next().map(String::as_str), Some("sn"));
+}
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn fixture(name: &str) -> Fixture {
+    Fixture::load(fixture_dir().join(name)).unwrap()
+}
+
+#[test]
+fn a_setpoint_the_unit_cannot_take_is_refused_and_nothing_sent() {
+    let device = MockThermostat::builder()
+        .fixture(&fixture("sx-standin.json"))
+        .start()
+        .unwrap();
+    for settings in [
+        &["setpoint=21.5"][..],
+        &["mode=manual", "setpoint=21.5"],
+        &["setpoint=21.5", "23=3"],
+    ] {
+        let mut args = vec!["set"];
+        args.extend(settings);
+        let out = on(&device, &args);
+        assert_exit_for(&format!("{settings:?}"), &out, 2);
+        let err = stderr(&out);
+        assert!(err.contains("21.5 °C cannot be written exactly"), "{err}");
+        assert!(err.contains("whole degrees"), "{err}");
+        assert_eq!(err.matches(&device.host()).count(), 1, "{err}");
+    }
+    // Only the parameter list was read: no write of any kind reached the unit.
+    let s = device.stats();
+    assert_eq!(
+        (s.writes_applied, s.writes_rejected, s.writes_blocked),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    assert!(
+        device.bodies().iter().all(|b| b == r#"{"cmd":1}"#),
+        "{:?}",
+        device.bodies()
+    );
+    assert_eq!(device.parameter(31).as_deref(), Some("27"));
+    // What the command line alone shows wrong is refused before asking the unit anything.
+    device.reset_stats();
+    for bad in [
+        "setpoint=warm",
+        "colour=red",
+        "brightness",
+        "brightness=3 brightness=4",
+    ] {
+        let mut args = vec!["set"];
+        args.extend(bad.split(' '));
+        let out = on(&device, &args);
+        assert_exit_for(bad, &out, 2);
+        assert!(stderr(&out).contains("hmx: "), "{}", stderr(&out));
+    }
+    assert_eq!(device.stats().requests, 0);
+}
+
+#[test]
+fn named_and_numbered_settings_go_in_one_write() {
+    let device = MockThermostat::builder()
+        .fixture(&fixture("sx-standin.json"))
+        .start()
+        .unwrap();
+    assert_eq!(device.parameter(2).as_deref(), Some("0"));
+    let writes = |device: &MockThermostat| -> Vec<Value> {
+        device
+            .bodies()
+            .iter()
+            .map(|b| serde_json::from_str::<Value>(b).unwrap())
+            .filter(|b| b.get("par").is_some())
+            .map(|b| b["par"].clone())
+            .collect()
+    };
+    let out = on(&device, &["set", "mode=manual", "setpoint=22"]);
+    assert_exit(&out, 0);
+    assert_eq!(writes(&device), [json!([[2, 2, "1"], [31, 1, "22"]])]);
+    assert_eq!(device.applied(), [(2, "1".into()), (31, "22".into())]);
+    // A mix: the names become their parameters, all in one write, in the order given.
+    device.reset_stats();
+    let out = on(&device, &["set", "mode=schedule", "52=420", "power=on"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        writes(&device),
+        [json!([[2, 2, "0"], [52, 4, "420"], [125, 7, "0"]])]
+    );
+    assert_eq!(device.stats().writes_applied, 1);
+    // One parameter given twice, by name and by number: refused, nothing written.
+    device.reset_stats();
+    let out = on(&device, &["set", "setpoint=22", "31=23"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("both write parameter 31"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(writes(&device).is_empty());
 }

@@ -1,10 +1,10 @@
-//! `hmx discover`, `hmx get`, `hmx set` and `hmx probe`: the thermostat on the LAN.
+//! `hmx discover` and `hmx get`, and what every command for one thermostat shares: finding it, its key, printing.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use hmx::TotpKey;
-use hmx::local::{self, Found, Listener, Thermostat, Written};
+use hmx::local::{self, Found, Listener, Thermostat};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -79,29 +79,7 @@ pub struct GetArgs {
     json: bool,
 }
 
-#[derive(clap::Args)]
-pub struct SetArgs {
-    #[command(flatten)]
-    device: DeviceArgs,
-    /// The device's TOTP key, to sign the write [env: HMX_TOTP_KEY; the
-    /// variable keeps it out of the process list]
-    #[arg(long, value_name = "KEY")]
-    key: Option<String>,
-    /// Parameters to write, e.g. 23=5 (brightness 5)
-    #[arg(value_name = "ID=VALUE", required = true)]
-    values: Vec<String>,
-}
-
-#[derive(clap::Args)]
-pub struct ProbeArgs {
-    #[command(flatten)]
-    device: DeviceArgs,
-    /// The device's TOTP key [env: HMX_TOTP_KEY]
-    #[arg(long, value_name = "KEY")]
-    key: Option<String>,
-}
-
-fn write_out(text: &str) -> Result<(), Failure> {
+pub fn write_out(text: &str) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -174,7 +152,12 @@ fn find_serial(sn: &str, port: u16, within: Duration) -> Result<String, Failure>
 
 impl DeviceArgs {
     /// The client (its errors name the address themselves).
-    fn thermostat(&self) -> Result<Thermostat, Failure> {
+    pub fn thermostat(&self) -> Result<Thermostat, Failure> {
+        self.thermostat_at().map(|(t, _)| t)
+    }
+
+    /// The client, and the address it talks to (for the command's own messages).
+    pub fn thermostat_at(&self) -> Result<(Thermostat, String), Failure> {
         let serial = local::looks_like_serial(&self.host);
         let sn = match (&self.sn, serial) {
             (Some(sn), _) => sn.clone(),
@@ -189,12 +172,12 @@ impl DeviceArgs {
         let t = Thermostat::new(&host, &sn)
             .map_err(|e| Failure::hmx(&e, None))?
             .timeout(self.timeout);
-        Ok(t)
+        Ok((t, host))
     }
 }
 
 /// The key from `--key` or `HMX_TOTP_KEY`.
-fn key(flag: Option<String>) -> Result<Option<TotpKey>, Failure> {
+pub fn key(flag: Option<String>) -> Result<Option<TotpKey>, Failure> {
     let key = match flag {
         Some(k) => Some(Zeroizing::new(k)),
         None => match std::env::var_os("HMX_TOTP_KEY") {
@@ -209,7 +192,7 @@ fn key(flag: Option<String>) -> Result<Option<TotpKey>, Failure> {
     Ok(key.map(|k| TotpKey::new(k.to_string())))
 }
 
-fn parameters_text(list: &[local::Parameter], as_json: bool) -> String {
+pub fn parameters_text(list: &[local::Parameter], as_json: bool) -> String {
     if as_json {
         let rows: Vec<Value> = list
             .iter()
@@ -287,46 +270,4 @@ pub fn get(args: GetArgs) -> Result<(), Failure> {
         }
     };
     write_out(&text)
-}
-
-pub fn set(args: SetArgs) -> Result<(), Failure> {
-    let values = args
-        .values
-        .iter()
-        .map(|pair| local::parse_assignment(pair))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Failure::usage(e.message()))?;
-    let key = key(args.key)?;
-    let mut t = args.device.thermostat()?;
-    if let Some(key) = key {
-        t = t.key(key);
-    }
-    match t.set(&values).map_err(|e| Failure::hmx(&e, None))? {
-        Written::Accepted => write_out("written\n"),
-        Written::Parameters(list) => write_out(&parameters_text(&list, false)),
-    }
-}
-
-pub fn probe(args: ProbeArgs) -> Result<(), Failure> {
-    let Some(key) = key(args.key)? else {
-        return Err(Failure::usage("give --key KEY (or set HMX_TOTP_KEY)"));
-    };
-    let t = args.device.thermostat()?;
-    let report = t.key(key).probe().map_err(|e| Failure::hmx(&e, None))?;
-    write_out(&format!(
-        "{report}\nPlease report this line with your model and firmware version: it settles the token scheme.\n"
-    ))?;
-    // Like a refused write: every scheme tried was refused (a wrong key, or a
-    // scheme hmx does not know). With LAN locking off nothing is tried and the
-    // report says so; any write is accepted then.
-    if report.accepted.is_none() && !report.refused.is_empty() {
-        return Err(Failure {
-            code: 7,
-            message: Some(format!(
-                "the device refused every token scheme tried ({}): check the key, or report this device",
-                report.refused.len()
-            )),
-        });
-    }
-    Ok(())
 }

@@ -6,7 +6,7 @@
 //!     hmx code KEY [--device-time N]     # the 9-digit token for a key, now or at N
 //!     hmx discover [--seconds N] [--port P] [--json]
 //!     hmx get HOST [--sn SN] (params|telemetry|time|schedule) [--json]
-//!     hmx set HOST [--sn SN] [--key KEY] ID=VALUE...   # key also from HMX_TOTP_KEY
+//!     hmx set HOST [--sn SN] [--key KEY] SETTING...    # setpoint=21.5, 23=5, ...; key also from HMX_TOTP_KEY
 //!     hmx probe HOST [--sn SN] --key KEY
 //!     hmx demo                           # the whole chain against stand-ins (feature test-util)
 //!
@@ -36,6 +36,7 @@ mod local;
 mod output;
 mod password;
 mod progress;
+mod write;
 
 /// Exit code for a usage error or an unusable argument (as clap's own).
 pub const EXIT_USAGE: u8 = 2;
@@ -63,10 +64,11 @@ enum Command {
     Discover(local::DiscoverArgs),
     /// Read a thermostat's parameters, telemetry, clock or schedule
     Get(local::GetArgs),
-    /// Write parameters to a thermostat, signed with its key when given
-    Set(local::SetArgs),
+    /// Write settings to a thermostat in one request, signed with its key when given
+    #[command(after_help = write::SET_HELP)]
+    Set(write::SetArgs),
     /// Find which token scheme a locked thermostat accepts (writes a value back unchanged)
-    Probe(local::ProbeArgs),
+    Probe(write::ProbeArgs),
     /// Run the whole chain against stand-ins: cloud, keys, discovery, telemetry, a signed write
     Demo,
 }
@@ -155,8 +157,8 @@ fn main() -> ExitCode {
         Command::Code(args) => code::run(args),
         Command::Discover(args) => local::discover(args),
         Command::Get(args) => local::get(args),
-        Command::Set(args) => local::set(args),
-        Command::Probe(args) => local::probe(args),
+        Command::Set(args) => write::set(args),
+        Command::Probe(args) => write::probe(args),
         Command::Demo => demo(),
     };
     match result {
