@@ -1,8 +1,8 @@
 //! Working a thermostat on the LAN with the `hmx` command.
 //!
-//! `hmx discover`, `get`, `set` (signed, blocked, a busy device, named
-//! settings, a value the unit cannot take), a serial found on the LAN,
-//! `probe`, and `hmx demo`, the whole chain.
+//! `hmx discover`, `get` (the state of every recorded unit), `set` (signed,
+//! blocked, a busy device, named settings, a value the unit cannot take), a
+//! serial found on the LAN, `probe`, and `hmx demo`, the whole chain.
 #![cfg(all(feature = "cli", feature = "test-util"))]
 
 mod common;
@@ -13,7 +13,7 @@ use common::net::{announce, free_udp_port};
 use common::procs::{assert_exit, assert_exit_for, hmx, stderr, stdout};
 use hmx::testing::{DEMO_KEY, DeviceFault, Fixture, MockThermostat, On};
 use hmx::totp::Scheme;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 fn locked() -> MockThermostat {
     MockThermostat::builder()
@@ -245,6 +245,181 @@ fn fixture_dir() -> PathBuf {
 
 fn fixture(name: &str) -> Fixture {
     Fixture::load(fixture_dir().join(name)).unwrap()
+}
+
+/// Every recorded unit in tests/fixtures/, by file name, found at run time.
+fn fixtures() -> Vec<(String, Fixture)> {
+    let mut names: Vec<String> = std::fs::read_dir(fixture_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    names
+        .into_iter()
+        .map(|n| (n.clone(), fixture(&n)))
+        .collect()
+}
+
+/// The fields of `hmx get HOST state --json`: all of them, every time.
+const STATE_FIELDS: [&str; 13] = [
+    "floor_c",
+    "air_c",
+    "setpoint_c",
+    "relay_on",
+    "powered",
+    "mode",
+    "control",
+    "lan_lock",
+    "cloud_lock",
+    "child_lock",
+    "brightness",
+    "wifi_dbm",
+    "load_power_w",
+];
+
+/// The telemetry a unit recorded, D2W's nested groups flattened to `t.0`.
+fn recorded_telemetry(f: &Fixture) -> Map<String, Value> {
+    let Some(Ok(Value::Object(answer))) = f.answer(4).map(serde_json::from_str) else {
+        return Map::new();
+    };
+    let Some(Value::Object(groups)) = answer.get("telemetry") else {
+        return answer;
+    };
+    let mut flat = Map::new();
+    for (group, members) in groups {
+        for (n, value) in members.as_object().into_iter().flatten() {
+            flat.insert(format!("{group}.{n}"), value.clone());
+        }
+    }
+    flat
+}
+
+/// A recorded number: a JSON number or a numeric string.
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// What `hmx get state --json` printed against what the unit recorded: the
+/// temperatures are its 1/16 °C telemetry (the setpoint from parameter 31
+/// in the unit's scale when the telemetry has no `t.5`), and a field the
+/// unit does not send is null.
+fn check_state(name: &str, f: &Fixture, state: &Map<String, Value>) {
+    for field in STATE_FIELDS {
+        assert!(state.contains_key(field), "{name}: no {field} in {state:?}");
+    }
+    let tel = recorded_telemetry(f);
+    let list = f.parameters();
+    let listed = |id: u16| {
+        list.as_ref()
+            .and_then(|l| l.iter().find(|p| p.0 == id).cloned())
+    };
+    let recorded = |key: &str| tel.get(key).and_then(number);
+    let same = |field: &str, want: Option<f64>| {
+        let got = &state[field];
+        assert_eq!(got.is_null(), want.is_none(), "{name} {field}: {got}");
+        assert_eq!(got.as_f64(), want, "{name} {field}");
+    };
+    // A relay unit lists no setpoint (31 or 5); D2W lists nothing hmx reads.
+    let relay = list
+        .as_ref()
+        .is_none_or(|l| !l.iter().any(|p| p.0 == 31 || p.0 == 5));
+    let sixteenths = |key: &str| recorded(key).map(|raw| raw / 16.0).filter(|_| !relay);
+    same("floor_c", sixteenths("t.1"));
+    same("air_c", sixteenths("t.2"));
+    let from_31 = listed(31)
+        .filter(|p| !["127", "-127"].contains(&p.2.as_str()) && !relay)
+        .map(|(_, code, value)| value.parse::<f64>().unwrap() / if code == 3 { 10.0 } else { 1.0 });
+    same("setpoint_c", sixteenths("t.5").or(from_31));
+    same("wifi_dbm", recorded("o.0"));
+    same("brightness", listed(23).map(|p| p.2.parse().unwrap()));
+    let child_lock = listed(124).map(|p| json!(p.2 == "1"));
+    assert_eq!(
+        state["child_lock"],
+        child_lock.unwrap_or(Value::Null),
+        "{name}"
+    );
+    if !tel.contains_key("m.1") {
+        assert!(state["mode"].is_null(), "{name}: {state:?}");
+    }
+}
+
+/// `get state` in both forms and a named write of the brightness it has, on one recorded unit.
+fn state_and_a_named_write(name: &str, f: &Fixture) {
+    let list = f.parameters();
+    let locked = list
+        .as_ref()
+        .is_some_and(|l| l.iter().any(|p| p.0 == 114 && p.2 == "1"));
+    let mut builder = MockThermostat::builder().fixture(f);
+    if locked {
+        builder = builder.locked(DEMO_KEY, Scheme::default());
+    }
+    let device = builder.start().unwrap();
+
+    let out = on(&device, &["get", "state", "--json"]);
+    assert_exit_for(name, &out, 0);
+    let state: Map<String, Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    check_state(name, f, &state);
+
+    // The table: a row per field, temperatures to one decimal, "-" where JSON has null.
+    let out = on(&device, &["get", "state"]);
+    assert_exit_for(name, &out, 0);
+    let table = stdout(&out);
+    assert_eq!(table.lines().count(), state.len(), "{name}:\n{table}");
+    let row = |label: &str| {
+        let line = table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(label))
+            .unwrap_or_else(|| panic!("{name}: no {label} row in\n{table}"));
+        line[label.len()..].trim().to_string()
+    };
+    let floor = state["floor_c"].as_f64();
+    assert_eq!(
+        row("floor"),
+        floor.map_or("-".into(), |c| format!("{c:.1} °C")),
+        "{name}"
+    );
+    assert_eq!(
+        row("brightness"),
+        state["brightness"].to_string().replace("null", "-")
+    );
+
+    // The brightness it has, written back by name: one write, applied as is.
+    let Some(brightness) = state["brightness"].as_u64() else {
+        // No parameter list hmx reads (D2W): a named write says so, and writes nothing.
+        if list.is_none() {
+            let out = on(&device, &["set", "brightness=5"]);
+            assert_exit_for(name, &out, 5);
+            assert_eq!(device.stats().writes_applied, 0, "{name}");
+        }
+        eprintln!("{name}: state read; no brightness to write back");
+        return;
+    };
+    let setting = format!("brightness={brightness}");
+    let mut args = vec!["set", setting.as_str()];
+    if locked {
+        args.extend(["--key", DEMO_KEY]);
+    }
+    let out = on(&device, &args);
+    assert_exit_for(name, &out, 0);
+    assert_eq!(device.applied(), [(23, brightness.to_string())], "{name}");
+    assert_eq!(device.stats().writes_applied, 1, "{name}");
+    eprintln!("{name}: state read, {setting} written back (signed: {locked})");
+}
+
+#[test]
+fn get_state_and_a_named_write_on_every_recorded_unit() {
+    // One thread per unit: each hmx run paces its own requests a second apart.
+    std::thread::scope(|s| {
+        for (name, f) in fixtures() {
+            s.spawn(move || state_and_a_named_write(&name, &f));
+        }
+    });
 }
 
 #[test]

@@ -8,8 +8,8 @@ use hmx::local::{self, Found, Listener, Thermostat};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::Failure;
 use crate::output::escape;
+use crate::{Failure, state};
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
@@ -57,6 +57,9 @@ pub struct DeviceArgs {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum What {
+    /// The state in °C and named values (from {"cmd":4} and {"cmd":1}); the table
+    /// shows 0.1 °C, --json every field exact, null where the unit reports nothing
+    State,
     /// Every parameter ({"cmd":1}): id, type code, value
     Params,
     /// Telemetry ({"cmd":4}), fields as sent
@@ -216,6 +219,14 @@ pub fn get(args: GetArgs) -> Result<(), Failure> {
     let t = args.device.thermostat()?;
     let fail = |e: hmx::Error| Failure::hmx(&e, None);
     let text = match args.what {
+        What::State => {
+            let s = t.state().map_err(fail)?;
+            if args.json {
+                state::json(&s)
+            } else {
+                state::table(&s)
+            }
+        }
         What::Params => parameters_text(&t.parameters().map_err(fail)?, args.json),
         What::Telemetry => {
             let fields = t.telemetry().map_err(fail)?;

@@ -5,7 +5,7 @@
 //!     hmx keys --demo [...]              # the built-in stand-in cloud (feature test-util)
 //!     hmx code KEY [--device-time N]     # the 9-digit token for a key, now or at N
 //!     hmx discover [--seconds N] [--port P] [--json]
-//!     hmx get HOST [--sn SN] (params|telemetry|time|schedule) [--json]
+//!     hmx get HOST [--sn SN] (state|params|telemetry|time|schedule) [--json]
 //!     hmx set HOST [--sn SN] [--key KEY] SETTING...    # setpoint=21.5, 23=5, ...; key also from HMX_TOTP_KEY
 //!     hmx probe HOST [--sn SN] --key KEY
 //!     hmx demo                           # the whole chain against stand-ins (feature test-util)
@@ -36,6 +36,7 @@ mod local;
 mod output;
 mod password;
 mod progress;
+mod state;
 mod write;
 
 /// Exit code for a usage error or an unusable argument (as clap's own).
@@ -62,7 +63,7 @@ enum Command {
     Code(code::Args),
     /// List the thermostats announcing themselves on the LAN
     Discover(local::DiscoverArgs),
-    /// Read a thermostat's parameters, telemetry, clock or schedule
+    /// Read a thermostat's state, parameters, telemetry, clock or schedule
     Get(local::GetArgs),
     /// Write settings to a thermostat in one request, signed with its key when given
     #[command(after_help = write::SET_HELP)]
