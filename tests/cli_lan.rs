@@ -1,8 +1,9 @@
 //! Working a thermostat on the LAN with the `hmx` command.
 //!
 //! `hmx discover`, `get` (the state of every recorded unit), `set` (signed,
-//! blocked, a busy device, named settings, a value the unit cannot take), a
-//! serial found on the LAN, `probe`, and `hmx demo`, the whole chain.
+//! blocked, a busy device, named settings, another token scheme, a value
+//! the unit cannot take), a serial found on the LAN, `probe`, and `hmx
+//! demo`, the whole chain.
 #![cfg(all(feature = "cli", feature = "test-util"))]
 
 mod common;
@@ -420,6 +421,110 @@ fn get_state_and_a_named_write_on_every_recorded_unit() {
             s.spawn(move || state_and_a_named_write(&name, &f));
         }
     });
+}
+
+#[test]
+fn another_token_scheme_is_given_with_scheme() {
+    let device = MockThermostat::builder()
+        .fixture(&fixture("oz.json"))
+        .locked(DEMO_KEY, Scheme::RAW_UNIX)
+        .start()
+        .unwrap();
+    assert_eq!(device.parameter(23).as_deref(), Some("10"));
+    // Signed with the default scheme: refused, nothing applied, and the way out named.
+    let out = on(&device, &["set", "--key", DEMO_KEY, "brightness=7"]);
+    assert_exit(&out, 7);
+    assert!(stderr(&out).contains("--scheme"), "{}", stderr(&out));
+    assert_eq!(device.stats().writes_applied, 0);
+    assert_eq!(device.parameter(23).as_deref(), Some("10"));
+    // With the unit's scheme: applied (7, a change to see), then 10 back (any case).
+    let out = on(
+        &device,
+        &[
+            "set",
+            "--key",
+            DEMO_KEY,
+            "--scheme",
+            "raw-unix",
+            "brightness=7",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(device.parameter(23).as_deref(), Some("7"));
+    let out = on(
+        &device,
+        &[
+            "set",
+            "--key",
+            DEMO_KEY,
+            "--scheme=RAW-UNIX",
+            "brightness=10",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(device.applied(), [(23, "7".into()), (23, "10".into())]);
+    // --scheme without a key, or an unknown name: usage errors, nothing sent.
+    device.reset_stats();
+    let out = on(&device, &["set", "--scheme", "raw-unix", "brightness=7"]);
+    assert_exit(&out, 2);
+    let out = on(
+        &device,
+        &[
+            "set",
+            "--key",
+            DEMO_KEY,
+            "--scheme",
+            "raw-1970",
+            "brightness=7",
+        ],
+    );
+    assert_exit(&out, 2);
+    for name in ["raw-2000", "raw-unix", "base32-2000", "base32-unix"] {
+        assert!(stderr(&out).contains(name), "{}", stderr(&out));
+    }
+    assert_eq!(device.stats().requests, 0);
+}
+
+#[test]
+fn probe_finds_another_scheme_or_checks_one() {
+    let device = MockThermostat::builder()
+        .fixture(&fixture("oz.json"))
+        .locked(DEMO_KEY, Scheme::RAW_UNIX)
+        .start()
+        .unwrap();
+    // Every scheme in turn: raw-2000 refused, raw-unix accepted.
+    let out = on(&device, &["probe", "--key", DEMO_KEY, "--json"]);
+    assert_exit(&out, 0);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["accepted"], "raw-unix", "{report}");
+    assert_eq!(report["refused"], json!(["raw-2000"]), "{report}");
+    assert_eq!(
+        (&report["parameter"], &report["value"]),
+        (&json!(23), &json!("10"))
+    );
+    // Only the scheme given: one write each; refused is exit 7.
+    device.reset_stats();
+    let out = on(
+        &device,
+        &["probe", "--key", DEMO_KEY, "--scheme", "raw-unix"],
+    );
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("accepted: raw-unix"),
+        "{}",
+        stdout(&out)
+    );
+    let out = on(
+        &device,
+        &["probe", "--key", DEMO_KEY, "--scheme", "raw-2000", "--json"],
+    );
+    assert_exit(&out, 7);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["refused"], json!(["raw-2000"]), "{report}");
+    assert_eq!(report["accepted"], Value::Null, "{report}");
+    let s = device.stats();
+    assert_eq!((s.writes_applied, s.writes_blocked), (1, 1), "{s:?}");
+    assert_eq!(device.parameter(23).as_deref(), Some("10"));
 }
 
 #[test]

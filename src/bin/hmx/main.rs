@@ -3,11 +3,11 @@
 //!     hmx keys [EMAIL] [--base-url URL] [--ca-file PEM] [--timeout SECONDS]
 //!              [--serial SN] [--json] [--codes] [--token-file PATH]
 //!     hmx keys --demo [...]              # the built-in stand-in cloud (feature test-util)
-//!     hmx code KEY [--device-time N]     # the 9-digit token for a key, now or at N
+//!     hmx code KEY [--device-time N] [--scheme NAME]   # the 9-digit token for a key, now or at N
 //!     hmx discover [--seconds N] [--port P] [--json]
 //!     hmx get HOST [--sn SN] (state|params|telemetry|time|schedule) [--json]
-//!     hmx set HOST [--sn SN] [--key KEY] SETTING...    # setpoint=21.5, 23=5, ...; key also from HMX_TOTP_KEY
-//!     hmx probe HOST [--sn SN] --key KEY
+//!     hmx set HOST [--sn SN] [--key KEY] [--scheme NAME] SETTING...   # setpoint=21.5, 23=5, ...
+//!     hmx probe HOST [--sn SN] --key KEY [--scheme NAME] [--json]      # key also from HMX_TOTP_KEY
 //!     hmx demo                           # the whole chain against stand-ins (feature test-util)
 //!
 //! Exit codes: 0 ok, 2 usage or bad argument, 3 auth, 4 network/timeout/TLS,
@@ -36,6 +36,7 @@ mod local;
 mod output;
 mod password;
 mod progress;
+mod scheme;
 mod state;
 mod write;
 
@@ -113,7 +114,8 @@ impl Failure {
             K::Timeout => message.push_str("; --timeout SECONDS sets the bound"),
             K::Blocked => message.push_str(
                 "; give the device's key with --key or HMX_TOTP_KEY, and when a key is refused, \
-                 `hmx probe HOST --key KEY` finds the token scheme the firmware accepts",
+                 `hmx probe HOST --key KEY` finds the token scheme the firmware accepts \
+                 (then give it with --scheme NAME)",
             ),
             _ => {}
         }

@@ -1,9 +1,14 @@
 //! `hmx set` and `hmx probe`: writes to a thermostat, named (`setpoint=21.5`) or numbered (`23=5`), signed with its key.
 
-use hmx::local::{self, Control, Thermostat, Written};
+use hmx::ErrorKind;
+use hmx::local::{
+    self, CLOUD_LOCK, Control, LAN_LOCK, PROBE_PARAMETERS, ProbeReport, Thermostat, ValueType,
+    Written,
+};
+use hmx::totp::Scheme;
 
-use crate::Failure;
 use crate::local::{DeviceArgs, key, parameters_text, write_out};
+use crate::{Failure, scheme};
 
 /// `hmx set --help`, after the options.
 pub const SET_HELP: &str = "\
@@ -22,7 +27,8 @@ holds 21.5 °C; `mode=manual 52=420` mixes both. Every value is checked against 
 parameter list first: one it cannot take (setpoint=21.5 on a whole-degree unit, a parameter it
 does not list, the same parameter twice) ends the command with exit 2 and nothing written.
 
-A unit with LAN locking on needs its key (--key or HMX_TOTP_KEY).";
+A unit with LAN locking on needs its key; `hmx probe HOST --key KEY` finds the token scheme it
+accepts, which --scheme then gives.";
 
 #[derive(clap::Args)]
 pub struct SetArgs {
@@ -32,6 +38,9 @@ pub struct SetArgs {
     /// variable keeps it out of the process list]
     #[arg(long, value_name = "KEY")]
     key: Option<String>,
+    /// The token scheme the key signs with (default raw-2000; `hmx probe` finds the unit's)
+    #[arg(long, value_name = "NAME", value_parser = scheme::parser(), ignore_case = true)]
+    scheme: Option<Scheme>,
     /// What to write, e.g. setpoint=21.5 or 23=5 (see below)
     #[arg(value_name = "SETTING", required = true)]
     values: Vec<String>,
@@ -44,6 +53,12 @@ pub struct ProbeArgs {
     /// The device's TOTP key [env: HMX_TOTP_KEY]
     #[arg(long, value_name = "KEY")]
     key: Option<String>,
+    /// Check only this token scheme (one write) instead of trying each in turn
+    #[arg(long, value_name = "NAME", value_parser = scheme::parser(), ignore_case = true)]
+    scheme: Option<Scheme>,
+    /// Print the report as one JSON object
+    #[arg(long)]
+    json: bool,
 }
 
 /// One SETTING from the command line.
@@ -108,9 +123,14 @@ pub fn set(args: SetArgs) -> Result<(), Failure> {
         return Err(given_twice(format!("parameter {id}"), a, b));
     }
     let key = key(args.key)?;
+    if key.is_none() && args.scheme.is_some() {
+        return Err(Failure::usage(
+            "--scheme says how a key signs the write: give the key too (--key or HMX_TOTP_KEY)",
+        ));
+    }
     let (mut t, host) = args.device.thermostat_at()?;
     if let Some(key) = key {
-        t = t.key(key);
+        t = t.key(key).scheme(args.scheme.unwrap_or_default());
     }
     let fail = |e: hmx::Error| Failure::hmx(&e, None);
     let written = if ids.is_empty() {
@@ -167,22 +187,77 @@ pub fn probe(args: ProbeArgs) -> Result<(), Failure> {
     let Some(key) = key(args.key)? else {
         return Err(Failure::usage("give --key KEY (or set HMX_TOTP_KEY)"));
     };
-    let t = args.device.thermostat()?;
-    let report = t.key(key).probe().map_err(|e| Failure::hmx(&e, None))?;
-    write_out(&format!(
-        "{report}\nPlease report this line with your model and firmware version: it settles the token scheme.\n"
-    ))?;
+    let t = args.device.thermostat()?.key(key);
+    let report = match args.scheme {
+        Some(scheme) => probe_one(t, scheme)?,
+        None => t.probe().map_err(|e| Failure::hmx(&e, None))?,
+    };
+    if args.json {
+        let json = serde_json::to_value(&report).unwrap_or_default();
+        write_out(&format!("{json:#}\n"))?;
+    } else {
+        write_out(&format!(
+            "{report}\nPlease report this line with your model and firmware version: it settles the token scheme.\n"
+        ))?;
+    }
     // Like a refused write: every scheme tried was refused (a wrong key, or a
     // scheme hmx does not know). With LAN locking off nothing is tried and the
     // report says so; any write is accepted then.
     if report.accepted.is_none() && !report.refused.is_empty() {
+        let hint = match args.scheme {
+            Some(_) => "check the key, or probe without --scheme to try every scheme",
+            None => "check the key, or report this device",
+        };
         return Err(Failure {
             code: 7,
             message: Some(format!(
-                "the device refused every token scheme tried ({}): check the key, or report this device",
+                "the device refused every token scheme tried ({}): {hint}",
                 report.refused.len()
             )),
         });
     }
     Ok(())
+}
+
+/// The probe for one scheme, as the library's `Thermostat::probe` does it
+/// for each (the same parameter, written back unchanged once; nothing
+/// written while LAN locking is listed off); the other schemes are
+/// reported as skipped.
+fn probe_one(t: Thermostat, scheme: Scheme) -> Result<ProbeReport, Failure> {
+    let fail = |e: hmx::Error| Failure::hmx(&e, None);
+    let listed = t.parameters().map_err(fail)?;
+    let flag = |id| local::find(&listed, id).map(|p| p.value.trim() == "1");
+    let (parameter, value) = PROBE_PARAMETERS
+        .iter()
+        .find_map(|id| {
+            let p = local::find(&listed, *id)?;
+            let value_type = p.value_type().filter(|v| *v != ValueType::String)?;
+            Some((p.id, value_type.normalize(&p.value).ok()?))
+        })
+        .ok_or_else(|| Failure {
+            code: 5,
+            message: Some(format!(
+                "thermostat {}: the device lists none of the parameters a probe may write back ({PROBE_PARAMETERS:?})",
+                t.url()
+            )),
+        })?;
+    let mut report = ProbeReport {
+        parameter,
+        value,
+        lan_lock: flag(LAN_LOCK),
+        cloud_lock: flag(CLOUD_LOCK),
+        refused: Vec::new(),
+        skipped: Vec::new(),
+        accepted: None,
+    };
+    if report.lan_lock == Some(false) {
+        return Ok(report);
+    }
+    report.skipped = Scheme::ALL.into_iter().filter(|s| *s != scheme).collect();
+    match t.scheme(scheme).set(&[(parameter, &report.value)]) {
+        Ok(_) => report.accepted = Some(scheme),
+        Err(e) if e.kind() == ErrorKind::Blocked => report.refused.push(scheme),
+        Err(e) => return Err(fail(e)),
+    }
+    Ok(report)
 }
