@@ -23,7 +23,7 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 #[derive(clap::Args)]
 pub struct DiscoverArgs {
-    /// How long to listen; devices announce themselves about every 30 s
+    /// How long to listen, in seconds; devices announce themselves about every 30 s
     #[arg(long, value_name = "N", default_value = "35", value_parser = parse_seconds)]
     seconds: Duration,
     /// The UDP port the announcements go to
@@ -38,7 +38,8 @@ pub struct DiscoverArgs {
 #[derive(clap::Args)]
 pub struct DeviceArgs {
     /// The device: an IP address or name (optional :port), or its serial number,
-    /// which is then looked up by discovery on the LAN
+    /// which is then found by its announcement on the LAN (devices announce
+    /// about every 30 s, so that can take up to --discovery-seconds)
     #[arg(value_name = "HOST")]
     host: String,
     /// Its serial number (default: HOST, when HOST is a serial)
@@ -47,10 +48,11 @@ pub struct DeviceArgs {
     /// Bound on each request, in seconds
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
     timeout: Duration,
-    /// Where to listen for announcements when HOST is a serial
+    /// The UDP port to hear announcements on, when HOST is a serial
     #[arg(long, value_name = "P", default_value_t = local::DISCOVERY_PORT)]
     discovery_port: u16,
-    /// How long to listen for the serial's announcement
+    /// How long to wait for the serial's announcement, in seconds (devices
+    /// announce about every 30 s)
     #[arg(long, value_name = "N", default_value = "35", value_parser = parse_seconds)]
     discovery_seconds: Duration,
 }
@@ -131,7 +133,11 @@ pub fn discover(args: DiscoverArgs) -> Result<(), Failure> {
 /// Waits for `sn`'s announcement and gives its address.
 fn find_serial(sn: &str, port: u16, within: Duration) -> Result<String, Failure> {
     let listener = Listener::bind(port).map_err(|e| Failure::hmx(&e, None))?;
-    eprintln!("hmx: looking for {sn} on the LAN (UDP port {port})");
+    eprintln!(
+        "hmx: looking for {sn} on the LAN (UDP port {port}; devices announce about every 30 s, \
+         waiting up to {} s)",
+        within.as_secs_f64()
+    );
     let deadline = Instant::now() + within;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match listener.next(left) {

@@ -4,7 +4,7 @@
 //!              [--serial SN] [--json] [--codes] [--token-file PATH]
 //!     hmx keys --demo [...]              # the built-in stand-in cloud (feature test-util)
 //!     hmx code KEY [--device-time N] [--scheme NAME]   # the 9-digit token for a key, now or at N
-//!     hmx discover [--seconds N] [--port P] [--json]
+//!     hmx discover [--seconds N] [--port P] [--json]   # devices announce about every 30 s
 //!     hmx get HOST [--sn SN] (state|params|telemetry|time|schedule) [--json]
 //!     hmx set HOST [--sn SN] [--key KEY] [--scheme NAME] SETTING...   # setpoint=21.5, 23=5, ...
 //!     hmx probe HOST [--sn SN] --key KEY [--scheme NAME] [--json]      # key also from HMX_TOTP_KEY
@@ -62,7 +62,7 @@ enum Command {
     Keys(keys::Args),
     /// Print the 9-digit local-API token for a TOTP key
     Code(code::Args),
-    /// List the thermostats announcing themselves on the LAN
+    /// List the thermostats announcing themselves on the LAN (each about every 30 s)
     Discover(local::DiscoverArgs),
     /// Read a thermostat's state, parameters, telemetry, clock or schedule
     Get(local::GetArgs),
