@@ -95,6 +95,17 @@ impl Thermostat {
     /// lists none of the probe parameters is `Protocol`. Any failure other
     /// than a refusal stops the probe with that error.
     pub fn probe(&self) -> Result<ProbeReport, Error> {
+        self.probe_schemes(&Scheme::ALL)
+    }
+
+    /// [`probe`](Thermostat::probe) with only `schemes`, in their order
+    /// (one scheme: check that the device accepts it, with one write). The
+    /// schemes of [`Scheme::ALL`] not given are reported as skipped. An
+    /// empty list is `InvalidArgument`.
+    pub fn probe_schemes(&self, schemes: &[Scheme]) -> Result<ProbeReport, Error> {
+        if schemes.is_empty() {
+            return Err(Error::invalid("a probe needs at least one token scheme"));
+        }
         let Some(key) = &self.key else {
             return Err(Error::invalid(
                 "a probe needs the device's key: set one with .key()",
@@ -127,7 +138,11 @@ impl Thermostat {
         if report.lan_lock == Some(false) {
             return Ok(report);
         }
-        for scheme in Scheme::ALL {
+        report.skipped = Scheme::ALL
+            .into_iter()
+            .filter(|s| !schemes.contains(s))
+            .collect();
+        for &scheme in schemes {
             if scheme.key == crate::totp::KeyEncoding::Base32 && !base32_ok {
                 report.skipped.push(scheme);
                 continue;

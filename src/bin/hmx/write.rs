@@ -1,10 +1,6 @@
 //! `hmx set` and `hmx probe`: writes to a thermostat, named (`setpoint=21.5`) or numbered (`23=5`), signed with its key.
 
-use hmx::ErrorKind;
-use hmx::local::{
-    self, CLOUD_LOCK, Control, LAN_LOCK, PROBE_PARAMETERS, ProbeReport, Thermostat, ValueType,
-    Written,
-};
+use hmx::local::{self, Control, Thermostat, Written};
 use hmx::totp::Scheme;
 
 use crate::local::{DeviceArgs, key, parameters_text, write_out};
@@ -189,9 +185,10 @@ pub fn probe(args: ProbeArgs) -> Result<(), Failure> {
     };
     let t = args.device.thermostat()?.key(key);
     let report = match args.scheme {
-        Some(scheme) => probe_one(t, scheme)?,
-        None => t.probe().map_err(|e| Failure::hmx(&e, None))?,
-    };
+        Some(scheme) => t.probe_schemes(&[scheme]),
+        None => t.probe(),
+    }
+    .map_err(|e| Failure::hmx(&e, None))?;
     if args.json {
         let json = serde_json::to_value(&report).unwrap_or_default();
         write_out(&format!("{json:#}\n"))?;
@@ -217,47 +214,4 @@ pub fn probe(args: ProbeArgs) -> Result<(), Failure> {
         });
     }
     Ok(())
-}
-
-/// The probe for one scheme, as the library's `Thermostat::probe` does it
-/// for each (the same parameter, written back unchanged once; nothing
-/// written while LAN locking is listed off); the other schemes are
-/// reported as skipped.
-fn probe_one(t: Thermostat, scheme: Scheme) -> Result<ProbeReport, Failure> {
-    let fail = |e: hmx::Error| Failure::hmx(&e, None);
-    let listed = t.parameters().map_err(fail)?;
-    let flag = |id| local::find(&listed, id).map(|p| p.value.trim() == "1");
-    let (parameter, value) = PROBE_PARAMETERS
-        .iter()
-        .find_map(|id| {
-            let p = local::find(&listed, *id)?;
-            let value_type = p.value_type().filter(|v| *v != ValueType::String)?;
-            Some((p.id, value_type.normalize(&p.value).ok()?))
-        })
-        .ok_or_else(|| Failure {
-            code: 5,
-            message: Some(format!(
-                "thermostat {}: the device lists none of the parameters a probe may write back ({PROBE_PARAMETERS:?})",
-                t.url()
-            )),
-        })?;
-    let mut report = ProbeReport {
-        parameter,
-        value,
-        lan_lock: flag(LAN_LOCK),
-        cloud_lock: flag(CLOUD_LOCK),
-        refused: Vec::new(),
-        skipped: Vec::new(),
-        accepted: None,
-    };
-    if report.lan_lock == Some(false) {
-        return Ok(report);
-    }
-    report.skipped = Scheme::ALL.into_iter().filter(|s| *s != scheme).collect();
-    match t.scheme(scheme).set(&[(parameter, &report.value)]) {
-        Ok(_) => report.accepted = Some(scheme),
-        Err(e) if e.kind() == ErrorKind::Blocked => report.refused.push(scheme),
-        Err(e) => return Err(fail(e)),
-    }
-    Ok(report)
 }
