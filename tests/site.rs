@@ -399,3 +399,43 @@ fn a_site_written_by_another_process_is_never_seen_half_written() {
     assert!(reads > 10, "{reads}");
     eprintln!("{reads} reads while another process wrote 300 times");
 }
+
+#[test]
+fn many_devices_at_once_each_with_its_own_result() {
+    let lan = lan("many");
+    let mut site = lan.synced();
+    lan.devices[1].inject(On::Any, DeviceFault::NoAnswer, 1);
+    let started = std::time::Instant::now();
+    let sns: Vec<&str> = lan.devices.iter().map(|d| d.sn()).collect();
+    let mut queries = sns.clone();
+    queries.push("nowhere");
+    let results = site
+        .call_many(&queries, |t| t.control(&[Control::Brightness(7)]))
+        .unwrap();
+    assert_eq!(results.len(), 4);
+    for (i, outcome) in results.iter().enumerate() {
+        match i {
+            1 => assert_eq!(
+                outcome.result.as_ref().unwrap_err().kind(),
+                ErrorKind::Timeout
+            ),
+            3 => {
+                assert_eq!(outcome.device, "nowhere");
+                assert_eq!(
+                    outcome.result.as_ref().unwrap_err().kind(),
+                    ErrorKind::NotFound
+                );
+            }
+            _ => {
+                assert_eq!(outcome.device, sns[i]);
+                assert!(outcome.result.is_ok(), "{outcome:?}");
+                assert_eq!(lan.devices[i].parameter(23).as_deref(), Some("7"));
+            }
+        }
+    }
+    // In parallel: far less than three signed writes (clock read + write) one after another.
+    eprintln!(
+        "3 signed writes at once (one silent): {:?}",
+        started.elapsed()
+    );
+}

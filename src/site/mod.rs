@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 
 pub use device::{Health, SiteDevice};
 pub use file::{FORMAT, default_path};
-pub use heal::{WEDGED_AFTER, WEDGED_WITHIN};
+pub use heal::{Outcome, WEDGED_AFTER, WEDGED_WITHIN};
 pub use sync::SyncReport;
 
 use crate::cloud::Client;
