@@ -313,12 +313,8 @@ impl Thermostat {
     }
 
     pub(super) fn context(&self, e: Error) -> Error {
-        let kind = e.kind();
-        let mut out = Error::new(kind, format!("thermostat {}: {}", self.host, e.message()));
-        if let Some(status) = e.status() {
-            out = out.with_status(status);
-        }
-        out
+        let message = format!("thermostat {}: {}", self.host, e.message());
+        e.with_message(message)
     }
 }
 
