@@ -146,6 +146,10 @@ typedef enum hmx_status {
      The thermostat refused the request: LAN locking is on and the token was missing or wrong.
      */
     HMX_STATUS_BLOCKED = 11,
+    /*
+     The site file cannot be read or written: corrupt, of a newer format, readable by others.
+     */
+    HMX_STATUS_STORAGE = 12,
 } hmx_status;
 
 /*

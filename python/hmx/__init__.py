@@ -37,7 +37,7 @@ from ._ffi import version
 from .cloud import TERNEO_URL, WELROK_URL, Client, Device, fetch_devices, find_device
 from .errors import (AuthError, BlockedError, HmxError, HmxTimeoutError, HttpError,
                      InvalidArgumentError, NetworkError, NotFoundError, PanicError, ProtocolError,
-                     RateLimitedError, TlsError)
+                     RateLimitedError, StorageError, TlsError)
 from .local import (DISCOVERY_PORT, DISCOVERY_SECONDS, Found, Parameter, ProbeReport, State,
                     Thermostat, discover)
 from .tokens import TOTP_DIGITS, device_time_now, sign_request, totp
@@ -47,7 +47,7 @@ __all__ = [
     "device_time_now", "sign_request", "HmxError", "InvalidArgumentError",
     "AuthError", "RateLimitedError", "NetworkError", "HmxTimeoutError",
     "TlsError", "HttpError", "ProtocolError", "NotFoundError", "PanicError",
-    "TOTP_DIGITS", "TERNEO_URL", "WELROK_URL", "BlockedError", "Found", "discover",
+    "TOTP_DIGITS", "TERNEO_URL", "WELROK_URL", "BlockedError", "StorageError", "Found", "discover",
     "Thermostat", "Parameter", "DISCOVERY_PORT", "DISCOVERY_SECONDS", "State", "ProbeReport",
 ]
 

@@ -95,5 +95,10 @@ class BlockedError(HmxError, status=11, name="HMX_STATUS_BLOCKED"):
     is on and the token was missing or wrong."""
 
 
+class StorageError(HmxError, OSError, status=12, name="HMX_STATUS_STORAGE"):
+    """The site file cannot be read or written: corrupt, of a newer format,
+    readable by others, or refused by the disk."""
+
+
 #: Each status number's class, from the class statements above.
 STATUS_CLASSES: Mapping[int, Type[HmxError]] = MappingProxyType(_BY_STATUS)

@@ -100,6 +100,7 @@ impl Failure {
             K::Http | K::Protocol | K::RateLimited => 5,
             K::NotFound => 6,
             K::Blocked => 7,
+            K::Storage => 8,
             _ => EXIT_USAGE,
         };
         let mut message = match host {
