@@ -9,9 +9,9 @@ use crate::local::Thermostat;
 use crate::secret::TotpKey;
 use crate::totp::Scheme;
 
-/// How a device has been answering, kept so that a unit that keeps failing
+/// How a device has been answering (in JSON: these members), kept so that a unit that keeps failing
 /// is named as wedged (see [`WEDGED_AFTER`](super::WEDGED_AFTER)).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Health {
     /// Requests that failed to reach it or went unanswered, in a row; one success resets it.
     pub failures: u32,
@@ -167,5 +167,26 @@ impl SiteDevice {
             last_success: self.health.last_success,
             last_latency_ms: self.health.last_latency_ms,
         }
+    }
+}
+
+/// As JSON, without the key (`"has_key": true` instead): what the command
+/// prints and the C layer hands out. The key is read only through
+/// [`SiteDevice::key`].
+impl serde::Serialize for SiteDevice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("SiteDevice", 10)?;
+        out.serialize_field("sn", &self.sn)?;
+        out.serialize_field("name", &self.name)?;
+        out.serialize_field("has_key", &self.key.is_some())?;
+        out.serialize_field("scheme", self.scheme.name())?;
+        out.serialize_field("address", &self.address)?;
+        out.serialize_field("hw", &self.hw)?;
+        out.serialize_field("last_seen", &self.last_seen)?;
+        out.serialize_field("in_cloud", &self.in_cloud)?;
+        out.serialize_field("on_lan", &self.on_lan)?;
+        out.serialize_field("health", &self.health)?;
+        out.end()
     }
 }

@@ -82,7 +82,7 @@ pub struct Site {
     // What this process changed, merged into the file on save.
     dirty: BTreeSet<String>,
     account_dirty: bool,
-    cloud: Option<Client>,
+    cloud: Option<std::sync::Arc<Client>>,
     password: Option<Zeroizing<String>>,
     discovery_port: u16,
     discovery_wait: Duration,
@@ -179,8 +179,9 @@ impl Site {
 
     /// The cloud client used to fetch keys (default: `Client::new()`, the
     /// vendor's cloud with the environment's proxy). Not saved.
-    pub fn cloud(mut self, client: Client) -> Self {
-        self.cloud = Some(client);
+    /// Takes a `Client` or an `Arc<Client>` shared with other code.
+    pub fn cloud(mut self, client: impl Into<std::sync::Arc<Client>>) -> Self {
+        self.cloud = Some(client.into());
         self
     }
 

@@ -8,8 +8,8 @@ use crate::error::{Error, ErrorKind};
 use crate::local::{self, Found};
 use crate::serial::same_serial;
 
-/// What a sync found, by serial number.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What a sync found, by serial number (serde: these members).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncReport {
     /// In the cloud and heard on the LAN: ready to use.
     pub joined: Vec<String>,
@@ -69,7 +69,7 @@ impl Site {
     /// Returns whether a login was needed. Does not save.
     pub fn refresh_keys(&mut self, email: Option<&str>) -> Result<bool, Error> {
         let default_client;
-        let client = match &self.cloud {
+        let client = match self.cloud.as_deref() {
             Some(c) => c,
             None => {
                 default_client = Client::new();
