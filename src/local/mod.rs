@@ -15,6 +15,7 @@
 
 mod address;
 mod discovery;
+mod fixture;
 mod gate;
 mod parameters;
 mod probe;
@@ -24,6 +25,7 @@ mod wire;
 
 pub use address::{DEFAULT_PORT, looks_like_serial};
 pub use discovery::{DISCOVERY_PORT, Found, Listener, Unreadable, discover};
+pub use fixture::{Fixture, SchemeRecord};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
     parse_assignment,
