@@ -1,4 +1,4 @@
-//! [`Fixture`]: what one unit answers on its local API, as a file (docs/FIXTURES.md): read and written.
+//! [`Fixture`]: what one unit answers on its local API, as a file (docs/FIXTURES.md): read, written, and recorded from a live unit with its serial masked and secrets replaced.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::Error;
 
+/// What replaces a secret in a recorded fixture: the marker hmx's error
+/// messages use too. Plain text, so an answer that held a secret inside a
+/// JSON string stays JSON.
+const REDACTED: &str = "<redacted>";
 /// Characters of a serial [`Fixture::mask_serial`] keeps.
 const SERIAL_KEPT: usize = 8;
 
@@ -109,6 +113,45 @@ impl Fixture {
     }
 }
 
+/// `text` with each secret replaced by [`REDACTED`] and each occurrence of
+/// `sn` masked (both matched with ASCII letters in either case). Secrets
+/// first, longest first, so that a secret holding the serial goes whole.
+pub(crate) fn redact(text: &str, sn: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        out = replace_any_case(&out, secret, |_| REDACTED.to_string());
+    }
+    replace_any_case(&out, sn, Fixture::mask_serial)
+}
+
+/// `text` with every occurrence of `needle` (ASCII letters in either case)
+/// replaced by `with(occurrence)`.
+///
+/// Matching bytes is safe for UTF-8: case folding leaves bytes past ASCII
+/// alone, and a whole character sequence found inside valid UTF-8 starts and
+/// ends on character boundaries.
+fn replace_any_case(text: &str, needle: &str, with: impl Fn(&str) -> String) -> String {
+    let (hay, pat) = (text.as_bytes(), needle.as_bytes());
+    if pat.is_empty() || pat.len() > hay.len() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut at) = (0, 0);
+    while at + pat.len() <= hay.len() {
+        let window = hay.get(at..at + pat.len()).unwrap_or_default();
+        if window.eq_ignore_ascii_case(pat) {
+            out.push_str(text.get(copied..at).unwrap_or_default());
+            out.push_str(&with(text.get(at..at + pat.len()).unwrap_or_default()));
+            at += pat.len();
+            copied = at;
+        } else {
+            at += 1;
+        }
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    out
+}
+
 /// Writes `answers` in command order (`cmd2` before `cmd10`), as the files
 /// list them; names that are not `cmdN` go last, in name order.
 fn in_command_order<S: Serializer>(
@@ -130,7 +173,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn serials_are_masked_but_a_prefix() {
+    fn serials_and_secrets_go_in_any_case() {
+        let sn = "0580160005434648393735200001AB";
+        let text = format!(
+            r#"{{"sn":"{sn}","id":"{}","k":"Secret-Key","x":"ab"}}"#,
+            sn.to_lowercase()
+        );
+        let out = redact(&text, sn, &["secret-key"]);
+        assert_eq!(
+            out,
+            r#"{"sn":"05801600XXXXXXXXXXXXXXXXXXXXXX","id":"05801600XXXXXXXXXXXXXXXXXXXXXX","k":"<redacted>","x":"ab"}"#
+        );
+        // Past ASCII, matching stays on character boundaries.
+        assert_eq!(replace_any_case("é€PASS€", "pass", |_| "*".into()), "é€*€");
+        assert_eq!(replace_any_case("abc", "", |_| "*".into()), "abc");
         assert_eq!(Fixture::mask_serial(""), "");
         assert_eq!(Fixture::mask_serial("AB"), "AX");
     }

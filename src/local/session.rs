@@ -46,6 +46,25 @@ pub(super) struct Session<'a> {
     pub(super) last_end: MutexGuard<'a, Option<Instant>>,
     /// Whether the last request went out whole (so the device may have acted on it).
     pub(super) sent: bool,
+    /// The body of the last answer with a 2xx status, as it arrived (`None`
+    /// after a request that got none): what a fixture records.
+    pub(super) last_body: Option<Zeroizing<Vec<u8>>>,
+}
+
+/// What a write sent and got, for the probe: the answer's text, and the
+/// scheme and device time of each signed attempt (no tokens: whoever needs
+/// them computes them from the key).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WriteTrace {
+    /// The body of the write's answer as it arrived, when one arrived with a 2xx status.
+    pub(crate) answer: Option<String>,
+    /// Each signed attempt's scheme and device time, in order.
+    pub(crate) signed: Vec<(Scheme, u32)>,
+}
+
+/// A body as text for a fixture: answers are JSON, so UTF-8.
+fn body_text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
 }
 
 impl Session<'_> {
@@ -62,6 +81,7 @@ impl Session<'_> {
 
     /// Sends `body` once (after pacing) and sorts out the answer.
     fn send_once(&mut self, body: &[u8], what: &str) -> Result<Answer, Error> {
+        self.last_body = None;
         self.pace();
         let mut sent = false;
         let result = wire::post(&self.t.authority, body, self.t.timeout, what, &mut sent);
@@ -74,7 +94,9 @@ impl Session<'_> {
                 .with_status(reply.status);
             return Err(if transient { e.transient() } else { e });
         }
-        let answer = match framing::json_value(&reply.body) {
+        let framed = framing::json_value(&reply.body);
+        self.last_body = Some(reply.body);
+        let answer = match framed {
             Framed::Value(Value::Object(map)) => map,
             Framed::Value(_) => {
                 return Err(Error::protocol(format!(
@@ -206,26 +228,49 @@ impl Session<'_> {
         data: &Map<String, Value>,
         scheme: Scheme,
     ) -> Result<Map<String, Value>, Error> {
+        self.write_traced(data, scheme, &mut WriteTrace::default())
+    }
+
+    /// [`write`](Session::write), noting in `trace` each signed attempt and
+    /// the answer's text (the write's own answer, when it came: the clock
+    /// reads before it are not kept).
+    pub(super) fn write_traced(
+        &mut self,
+        data: &Map<String, Value>,
+        scheme: Scheme,
+        trace: &mut WriteTrace,
+    ) -> Result<Map<String, Value>, Error> {
         check_data(data)?;
         let t = self.t;
         let Some(key) = &t.key else {
             let body = body(&t.sn, None, data);
-            return self
+            let result = self
                 .exchange(&body, Kind::Write, "write")
                 .map_err(|e| explain_block(e, "no key is set"));
+            trace.answer = self.last_body.take().map(|b| body_text(&b));
+            return result;
         };
         let mut signed_at = 0;
-        self.exchange_with(Kind::Write, "signed write", |session| {
-            let (time, body) = session.sign(key, scheme, data)?;
-            signed_at = time;
-            Ok(body)
-        })
-        .map_err(|e| {
-            explain_block(
-                e,
-                &format!("signed with scheme {scheme} at device time {signed_at}"),
-            )
-        })
+        let mut written = false;
+        let result = self
+            .exchange_with(Kind::Write, "signed write", |session| {
+                written = false;
+                let (time, body) = session.sign(key, scheme, data)?;
+                signed_at = time;
+                trace.signed.push((scheme, time));
+                written = true;
+                Ok(body)
+            })
+            .map_err(|e| {
+                explain_block(
+                    e,
+                    &format!("signed with scheme {scheme} at device time {signed_at}"),
+                )
+            });
+        // Before the write went out, the last body is a clock read's.
+        let last = self.last_body.take();
+        trace.answer = last.filter(|_| written).map(|b| body_text(&b));
+        result
     }
 
     /// Reads the clock and signs `data`, ready to send: the pacing wait is
