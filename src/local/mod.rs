@@ -25,7 +25,7 @@ mod wire;
 
 pub use address::{DEFAULT_PORT, looks_like_serial};
 pub use discovery::{DISCOVERY_PORT, Found, Listener, Unreadable, discover};
-pub use fixture::{Fixture, SchemeRecord};
+pub use fixture::{Fixture, Recording, SchemeRecord};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
     parse_assignment,

@@ -38,8 +38,8 @@ pub struct ProbeReport {
     pub accepted: Option<Scheme>,
     /// Each signed write's scheme and the device time it was signed with, in
     /// order (a write sent again after a busy answer is signed afresh). No
-    /// tokens: with the key, whoever keeps text from the unit computes them
-    /// to keep them out of it.
+    /// tokens: with the key, [`Fixture::record`](super::Fixture::record)
+    /// computes them to keep them out of a fixture.
     pub signed: Vec<(Scheme, u32)>,
     /// The accepted write's answer, exact text, as a fixture's `write`;
     /// `None` when nothing was accepted. Any token the probe sent is replaced

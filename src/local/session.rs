@@ -51,6 +51,17 @@ pub(super) struct Session<'a> {
     pub(super) last_body: Option<Zeroizing<Vec<u8>>>,
 }
 
+/// A read's answer as it arrived, for recording a unit ([`Fixture::record`](super::Fixture::record)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RawAnswer {
+    /// The body exactly as sent, padding included (bytes that are not UTF-8,
+    /// possible only when it is not JSON, become U+FFFD).
+    pub(crate) text: String,
+    /// The answer object; `None` when the body is not one JSON object (empty,
+    /// cut off, not JSON, or another JSON value).
+    pub(crate) object: Option<Map<String, Value>>,
+}
+
 /// What a write sent and got, for the probe: the answer's text, and the
 /// scheme and device time of each signed attempt (no tokens: whoever needs
 /// them computes them from the key).
@@ -138,6 +149,37 @@ impl Session<'_> {
         what: &str,
     ) -> Result<Map<String, Value>, Error> {
         self.exchange_with(kind, what, |_| Ok(Zeroizing::new(body.to_vec())))
+    }
+
+    /// `{"cmd":N}` for a recording: the answer's exact text with its object,
+    /// retried as reads are. When the last try got a 2xx body that is not
+    /// one JSON object (the unit answers so: the MS example's cmd 3 has a
+    /// brace too many), that body is the answer instead of an error; every
+    /// other failure (busy every time, no answer, another unit's serial, a
+    /// refusal, an HTTP error) stays one.
+    pub(super) fn read_raw(&mut self, cmd: u8) -> Result<RawAnswer, Error> {
+        let body = format!(r#"{{"cmd":{cmd}}}"#);
+        let result = self.exchange(body.as_bytes(), Kind::Read, &format!("cmd {cmd}"));
+        let arrived = self.last_body.take();
+        match (result, arrived) {
+            (Ok(object), Some(arrived)) => Ok(RawAnswer {
+                text: body_text(&arrived),
+                object: Some(object),
+            }),
+            (Err(e), Some(arrived)) => match framing::json_value(&arrived) {
+                // An object here was refused for what it says (busy, block, another sn).
+                Framed::Value(Value::Object(_)) => Err(e),
+                _ => Ok(RawAnswer {
+                    text: body_text(&arrived),
+                    object: None,
+                }),
+            },
+            (Err(e), None) => Err(e),
+            // An answer object always comes with its body.
+            (Ok(_), None) => Err(self.t.context(Error::protocol(format!(
+                "cmd {cmd}: the answer's body was not kept"
+            )))),
+        }
     }
 
     /// Sends what `make` builds (afresh for every attempt, so a signed write

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::address::authority;
 use super::gate::Gate;
 use super::parameters::{self, Parameter, Schedule};
-use super::session::{Kind, Session, WriteTrace, check_data};
+use super::session::{Kind, RawAnswer, Session, WriteTrace, check_data};
 use crate::error::Error;
 use crate::secret::TotpKey;
 use crate::sync::lock;
@@ -304,6 +304,14 @@ impl Thermostat {
             return self.read(cmd);
         }
         self.session().write(&data, self.scheme)
+    }
+
+    /// `{"cmd":N}` (any N), paced and retried as reads are, keeping the
+    /// answer's exact text: what a fixture records. An answer that is not
+    /// one JSON object is returned as text, not refused (see
+    /// [`Session::read_raw`]).
+    pub(crate) fn read_raw(&self, cmd: u8) -> Result<RawAnswer, Error> {
+        self.session().read_raw(cmd)
     }
 
     fn read(&self, cmd: u8) -> Result<Map<String, Value>, Error> {
