@@ -25,6 +25,8 @@ mod wire;
 
 pub use address::{DEFAULT_PORT, looks_like_serial};
 pub use discovery::{DISCOVERY_PORT, Found, Listener, Unreadable, discover};
+#[cfg(feature = "fuzzing")]
+pub(crate) use fixture::redact as redact_fixture_text;
 pub use fixture::{Fixture, Recording, SchemeRecord};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
