@@ -35,6 +35,51 @@
 #define HMX_VERSION_PATCH 0
 
 /*
+ `hmx_state.mode`: the week's schedule (telemetry `m.1` = 0).
+ */
+#define HMX_MODE_SCHEDULE 0
+
+/*
+ `hmx_state.mode`: stand-by (Welrok OZ).
+ */
+#define HMX_MODE_STANDBY 1
+
+/*
+ `hmx_state.mode`: a fixed setpoint.
+ */
+#define HMX_MODE_MANUAL 3
+
+/*
+ `hmx_state.mode`: away (holiday) setpoint between two dates.
+ */
+#define HMX_MODE_AWAY 4
+
+/*
+ `hmx_state.mode`: a temporary setpoint until the schedule's next period.
+ */
+#define HMX_MODE_TEMPORARY 5
+
+/*
+ `hmx_state.mode`: a timer (Welrok OZ).
+ */
+#define HMX_MODE_TIMER 6
+
+/*
+ `hmx_state.control`: regulated by the floor sensor.
+ */
+#define HMX_CONTROL_FLOOR 0
+
+/*
+ `hmx_state.control`: regulated by the air sensor.
+ */
+#define HMX_CONTROL_AIR 1
+
+/*
+ `hmx_state.control`: air, with the floor kept within limits.
+ */
+#define HMX_CONTROL_EXTENDED 2
+
+/*
  Digits in a device token; `hmx_totp` needs a buffer of at least this plus one.
  */
 #define HMX_TOTP_DIGITS 9
@@ -117,6 +162,17 @@ typedef struct hmx_client hmx_client;
 typedef struct hmx_client_builder hmx_client_builder;
 
 /*
+ One thermostat on the LAN, from `hmx_thermostat_new`. Opaque; free with
+ `hmx_free` (which wipes its key). It keeps the parameter list it has read
+ (by `hmx_thermostat_state`, `_parameters` or its first write), so later
+ writes take their type codes from it without reading it again. One handle
+ may be used by many threads at once: requests to one device address go
+ one at a time with a quiet second between them, across every handle and
+ `hmx_local_*` call in the process.
+ */
+typedef struct hmx_thermostat hmx_thermostat;
+
+/*
  One device. The strings belong to the list and live until it is freed.
  */
 typedef struct hmx_device {
@@ -195,6 +251,126 @@ typedef struct hmx_found_list {
      */
     const struct hmx_found *items;
 } hmx_found_list;
+
+/*
+ A unit's state, as `hmx_thermostat_state` fills it. Every value has a
+ `has_` flag: units leave fields out (Welrok units drop temperatures and
+ the mode while off, relays have no temperatures), and an absent value is
+ `false`/0 with its flag false. Temperatures are °C: from the telemetry in
+ 1/16 °C (so 24.9375 is exact), the setpoint without `t.5` from parameter
+ 31 in the unit's own scale.
+ */
+typedef struct hmx_state {
+    /*
+     Whether `floor_c` is known.
+     */
+    bool has_floor_c;
+    /*
+     Floor sensor, °C (telemetry `t.1`).
+     */
+    double floor_c;
+    /*
+     Whether `air_c` is known.
+     */
+    bool has_air_c;
+    /*
+     Air sensor, °C (`t.2`).
+     */
+    double air_c;
+    /*
+     Whether `setpoint_c` is known.
+     */
+    bool has_setpoint_c;
+    /*
+     The setpoint in force, °C (`t.5`, else parameter 31; unknown while 31
+     holds the "always on/off" value 127/-127).
+     */
+    double setpoint_c;
+    /*
+     Whether `relay_on` is known.
+     */
+    bool has_relay_on;
+    /*
+     The load's relay is closed (`f.0` on thermostats, `f.10` on relay units).
+     */
+    bool relay_on;
+    /*
+     Whether `powered` is known.
+     */
+    bool has_powered;
+    /*
+     The unit is switched on (`f.16` = 0, else parameter 125 = 0; Welrok
+     D2W: `m.1` = 0). Welrok MS has no such state: its 125 is the relay.
+     */
+    bool powered;
+    /*
+     Whether `mode` is known.
+     */
+    bool has_mode;
+    /*
+     What the unit runs by: an `HMX_MODE_*` code (telemetry `m.1`), or
+     another code the vendor docs do not name; `hmx_mode_name` names it.
+     */
+    int32_t mode;
+    /*
+     Whether `control` is known.
+     */
+    bool has_control;
+    /*
+     Which sensor it regulates by: an `HMX_CONTROL_*` code (`m.0`, else
+     parameter 3), or another; `hmx_control_type_name` names it.
+     */
+    int32_t control;
+    /*
+     Whether `lan_lock` is known.
+     */
+    bool has_lan_lock;
+    /*
+     LAN locking: writes need a token (`m.3` bit 2, else parameter 114).
+     */
+    bool lan_lock;
+    /*
+     Whether `cloud_lock` is known.
+     */
+    bool has_cloud_lock;
+    /*
+     Cloud locking (`m.3` bit 1, else parameter 115).
+     */
+    bool cloud_lock;
+    /*
+     Whether `child_lock` is known.
+     */
+    bool has_child_lock;
+    /*
+     The buttons are locked (parameter 124).
+     */
+    bool child_lock;
+    /*
+     Whether `brightness` is known.
+     */
+    bool has_brightness;
+    /*
+     Display brightness (parameter 23): 0-9 on Terneo, 0-10 on Welrok.
+     */
+    uint8_t brightness;
+    /*
+     Whether `wifi_dbm` is known.
+     */
+    bool has_wifi_dbm;
+    /*
+     Wi-Fi signal, dBm (`o.0`).
+     */
+    int32_t wifi_dbm;
+    /*
+     Whether `load_power_w` is known.
+     */
+    bool has_load_power_w;
+    /*
+     The connected load in watts, from parameter 17 when it is 1 to 150
+     (x10 W); unknown above (the vendors' formulas differ) and at 0 (not set).
+     */
+    uint32_t load_power_w;
+} hmx_state;
 
 #ifdef __cplusplus
 extern "C" {
@@ -408,7 +584,7 @@ enum hmx_status hmx_device_extra_json(const struct hmx_device_list *list,
 
 /*
  Frees anything hmx returned: a token string, a device list, a client, a
- signed request body. Token and key bytes are wiped first. NULL, a pointer
+ thermostat, a signed request body or reply. Token and key bytes are wiped first. NULL, a pointer
  hmx did not hand out, or one already freed is ignored.
 
  # Safety
@@ -524,6 +700,259 @@ enum hmx_status hmx_local_device_time(const char *host,
                                       uint32_t *time_out,
                                       char *err_buf,
                                       size_t err_len);
+
+/*
+ Makes a handle for the thermostat at `host` (an IP address or name,
+ optional `:port`; IPv6 in brackets when a port follows) whose serial is
+ `sn`. Nothing is sent yet. `totp_key` (the cloud's `totp_key`) signs
+ writes, which a unit with LAN locking on needs; NULL: writes go unsigned.
+ `scheme` is the token scheme for signed writes, by name: `"raw-2000"`
+ (also NULL), `"raw-unix"`, `"base32-2000"` or `"base32-unix"` (ASCII case
+ ignored); `hmx_thermostat_probe` tells which one a unit accepts.
+ `timeout_ms` bounds each request, connecting included; 0: 5 s.
+
+ On success `*thermostat_out` is a handle to free with `hmx_free`. A host
+ with a scheme or path, an `sn` that is not 1 to 64 ASCII letters and
+ digits, an unknown scheme name, NULL `host`, `sn` or `thermostat_out`, or
+ invalid UTF-8 is `HMX_STATUS_INVALID_ARGUMENT`.
+
+ # Safety
+ Strings NULL or NUL-terminated; `thermostat_out` NULL or writable;
+ `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_thermostat_new(const char *host,
+                                   const char *sn,
+                                   const char *totp_key,
+                                   const char *scheme,
+                                   uint32_t timeout_ms,
+                                   struct hmx_thermostat **thermostat_out,
+                                   char *err_buf,
+                                   size_t err_len);
+
+/*
+ Reads the unit's state: its telemetry (`{"cmd":4}`) and parameter list
+ (`{"cmd":1}`, which the handle keeps for later writes), two requests
+ paced as always. A unit that answers cmd 1 without a list hmx reads
+ (Welrok D2W) still gets a state, from its telemetry alone. On success
+ `*state_out` is filled (see `hmx_state`); nothing to free.
+
+ # Safety
+ `thermostat` NULL or from `hmx_thermostat_new`; `state_out` NULL or
+ writable; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_thermostat_state(const struct hmx_thermostat *thermostat,
+                                     struct hmx_state *state_out,
+                                     char *err_buf,
+                                     size_t err_len);
+
+/*
+ The name of a mode code, as Rust's `Mode::name` gives it: `"schedule"`,
+ `"standby"`, `"manual"`, `"away"`, `"temporary"`, `"timer"`, or `"other"`
+ for any other value. A static string, never NULL, never to be freed.
+ */
+const char *hmx_mode_name(int32_t mode);
+
+/*
+ The name of a control type code, as Rust's `ControlType::name` gives it:
+ `"floor"`, `"air"`, `"extended"`, or `"other"` for any other value. A
+ static string, never NULL, never to be freed.
+ */
+const char *hmx_control_type_name(int32_t control);
+
+/*
+ Sets the setpoint in °C (parameter 31, the current mode's setpoint; the
+ mode is left as it is, so a unit running its schedule holds it until the
+ next period: ask for manual mode in the same write with
+ `hmx_thermostat_control(t, "mode=manual setpoint=21.5", ...)`). The value
+ must be exact in the unit's scale (whole degrees, or tenths on units that
+ list 31 as int16), not 127/-127 ("always on/off"), and within the limits
+ the unit lists; otherwise `HMX_STATUS_INVALID_ARGUMENT` saying why, and
+ nothing is written. Every named write reads the parameter list first if
+ the handle has none yet, is signed when the handle has a key (the
+ device's clock is read just before), and is `HMX_STATUS_BLOCKED` when
+ the unit refuses it (LAN locking on, the key or scheme wrong).
+
+ # Safety
+ `thermostat` NULL or from `hmx_thermostat_new`; `err_buf` NULL or
+ `err_len` writable bytes.
+ */
+enum hmx_status hmx_thermostat_set_setpoint(const struct hmx_thermostat *thermostat,
+                                            double celsius,
+                                            char *err_buf,
+                                            size_t err_len);
+
+/*
+ Switches the unit on or off (parameter 125: on thermostats 0 is on; on
+ relay units, which list no setpoint, 125 is the relay and 1 is on). As
+ `hmx_thermostat_set_setpoint` for the rest.
+
+ # Safety
+ As for `hmx_thermostat_set_setpoint`.
+ */
+enum hmx_status hmx_thermostat_set_power(const struct hmx_thermostat *thermostat,
+                                         bool on,
+                                         char *err_buf,
+                                         size_t err_len);
+
+/*
+ Sets the mode (parameter 2): `HMX_MODE_SCHEDULE` or `HMX_MODE_MANUAL`.
+ The other modes need their own times and are `HMX_STATUS_INVALID_ARGUMENT`,
+ as is a value that is no mode code; nothing is written then. As
+ `hmx_thermostat_set_setpoint` for the rest.
+
+ # Safety
+ As for `hmx_thermostat_set_setpoint`.
+ */
+enum hmx_status hmx_thermostat_set_mode(const struct hmx_thermostat *thermostat,
+                                        int32_t mode,
+                                        char *err_buf,
+                                        size_t err_len);
+
+/*
+ Sets the display brightness (parameter 23), 0 to 10 (Terneo units take
+ 0 to 9); above 10 is `HMX_STATUS_INVALID_ARGUMENT`. As
+ `hmx_thermostat_set_setpoint` for the rest.
+
+ # Safety
+ As for `hmx_thermostat_set_setpoint`.
+ */
+enum hmx_status hmx_thermostat_set_brightness(const struct hmx_thermostat *thermostat,
+                                              uint8_t level,
+                                              char *err_buf,
+                                              size_t err_len);
+
+/*
+ Locks (true) or unlocks the unit's buttons (parameter 124). As
+ `hmx_thermostat_set_setpoint` for the rest.
+
+ # Safety
+ As for `hmx_thermostat_set_setpoint`.
+ */
+enum hmx_status hmx_thermostat_set_child_lock(const struct hmx_thermostat *thermostat,
+                                              bool on,
+                                              char *err_buf,
+                                              size_t err_len);
+
+/*
+ Writes several named controls in one request, given as text separated by
+ white space or commas: `"mode=manual setpoint=21.5"`. Names:
+ `setpoint=°C`, `power=on|off`, `mode=schedule|manual`, `brightness=0..10`,
+ `child_lock=on|off`; `on`/`off` may be `1`/`0` or `true`/`false`, and case
+ is ignored. Text that does not parse, an empty text, or any control the
+ unit cannot take is `HMX_STATUS_INVALID_ARGUMENT`, and nothing is written.
+ As `hmx_thermostat_set_setpoint` for the rest.
+
+ # Safety
+ As for `hmx_thermostat_set_setpoint`; `controls` NULL or NUL-terminated.
+ */
+enum hmx_status hmx_thermostat_control(const struct hmx_thermostat *thermostat,
+                                       const char *controls,
+                                       char *err_buf,
+                                       size_t err_len);
+
+/*
+ Writes parameters by id, as `hmx_local_set` does (`values_json` in the
+ same form, e.g. `{"23":"5","31":22}`; each value sent with the type code
+ the unit lists for that id; an id it does not list, a value out of its
+ type's range, or an empty object is `HMX_STATUS_INVALID_ARGUMENT` before
+ anything is written), but with the list the handle keeps: read only when
+ it has none yet. Signed when the handle has a key. `*reply_json_out` is
+ the unit's answer, `{"success":"true"}` or `{"par":[[id,type,"value"],...]}`
+ (free with `hmx_free`).
+
+ # Safety
+ `thermostat` NULL or from `hmx_thermostat_new`; `values_json` NULL or
+ NUL-terminated; `reply_json_out` NULL or writable; `err_buf` NULL or
+ `err_len` writable bytes.
+ */
+enum hmx_status hmx_thermostat_set(const struct hmx_thermostat *thermostat,
+                                   const char *values_json,
+                                   char **reply_json_out,
+                                   char *err_buf,
+                                   size_t err_len);
+
+/*
+ Sends one request, as `hmx_local_request` does: `request_json` is a JSON
+ object without `sn`, `time` and `auth`; exactly `{"cmd":1}` to
+ `{"cmd":4}` is a read, anything else a write in the device's own form
+ (`{"par":[[23,2,"5"]]}`, values sent as given), signed when the handle has
+ a key. `*reply_json_out` is the answer as JSON text (free with `hmx_free`).
+ Text that is not a JSON object, an empty object, or one with `sn`, `time`
+ or `auth` is `HMX_STATUS_INVALID_ARGUMENT`.
+
+ # Safety
+ As for `hmx_thermostat_set`; `request_json` NULL or NUL-terminated.
+ */
+enum hmx_status hmx_thermostat_request(const struct hmx_thermostat *thermostat,
+                                       const char *request_json,
+                                       char **reply_json_out,
+                                       char *err_buf,
+                                       size_t err_len);
+
+/*
+ The telemetry (`{"cmd":4}`) as the unit sent it, every member in its
+ order (`t.N` temperatures in 1/16 °C, `m.N` modes, `f.N` flags, `o.0`
+ RSSI; Welrok D2W nests groups under `telemetry`), as JSON object text in
+ `*json_out` (free with `hmx_free`).
+
+ # Safety
+ `thermostat` NULL or from `hmx_thermostat_new`; `json_out` NULL or
+ writable; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_thermostat_telemetry(const struct hmx_thermostat *thermostat,
+                                         char **json_out,
+                                         char *err_buf,
+                                         size_t err_len);
+
+/*
+ The parameter list (`{"cmd":1}`), read afresh and kept by the handle, as
+ `[[id, type code, "value"], ...]` JSON text in `*json_out` (free with
+ `hmx_free`). A unit that answers without a list hmx reads (Welrok D2W: no
+ type codes) is `HMX_STATUS_PROTOCOL`, saying so.
+
+ # Safety
+ As for `hmx_thermostat_telemetry`.
+ */
+enum hmx_status hmx_thermostat_parameters(const struct hmx_thermostat *thermostat,
+                                          char **json_out,
+                                          char *err_buf,
+                                          size_t err_len);
+
+/*
+ The unit's clock in `*time_out`, seconds since 2000-01-01T00:00:00Z:
+ `{"cmd":3}`, or the telemetry's `time` on firmware without it; neither
+ is `HMX_STATUS_PROTOCOL`.
+
+ # Safety
+ `thermostat` NULL or from `hmx_thermostat_new`; `time_out` NULL or
+ writable; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_thermostat_device_time(const struct hmx_thermostat *thermostat,
+                                           uint32_t *time_out,
+                                           char *err_buf,
+                                           size_t err_len);
+
+/*
+ Finds the token scheme the unit accepts, changing nothing: reads the
+ parameters, and writes a harmless one (brightness, 23; else 52 or 53)
+ back unchanged once with each scheme in turn (raw-2000, raw-unix,
+ base32-2000, base32-unix; the base32 ones only for a base32 key), stopping
+ at the first the unit accepts; with LAN locking listed as off it writes
+ nothing. The handle's own scheme is not used. `*report_json_out` is
+ `{"parameter":23,"value":"5","lan_lock":true,"cloud_lock":false,
+ "refused":["raw-2000"],"skipped":[],"accepted":"raw-unix"}` (unknown locks
+ and no accepted scheme `null`; free with `hmx_free`). A handle without a
+ key is `HMX_STATUS_INVALID_ARGUMENT`; a unit that lists none of the
+ parameters is `HMX_STATUS_PROTOCOL`; refusals are the report, not an error.
+
+ # Safety
+ `thermostat` NULL or from `hmx_thermostat_new`; `report_json_out` NULL or
+ writable; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_thermostat_probe(const struct hmx_thermostat *thermostat,
+                                     char **report_json_out,
+                                     char *err_buf,
+                                     size_t err_len);
 
 /*
  Writes the 9-digit token for `device_time` (seconds since

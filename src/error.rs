@@ -30,6 +30,9 @@ pub enum ErrorKind {
     /// A thermostat refused the request (`{"success":"block"}`): LAN locking
     /// is on and the token was missing or wrong.
     Blocked,
+    /// The site file cannot be read or written: corrupt, of a newer format,
+    /// readable by others, or on a disk that refused it.
+    Storage,
 }
 
 impl ErrorKind {
@@ -46,6 +49,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::NotFound => "not found",
             ErrorKind::Blocked => "blocked",
+            ErrorKind::Storage => "storage",
         }
     }
 }
@@ -68,6 +72,10 @@ pub struct Error {
     retry_after: Option<Duration>,
     // Set for failures after which re-sending an idempotent request is safe and useful.
     transient: bool,
+    // Set when a write reached the device, which may have acted on it: never re-sent.
+    may_have_applied: bool,
+    // Set when the address answered as another device (it moved; DHCP gave its address away).
+    wrong_device: bool,
 }
 
 impl Error {
@@ -78,6 +86,8 @@ impl Error {
             status: None,
             retry_after: None,
             transient: false,
+            may_have_applied: false,
+            wrong_device: false,
         }
     }
 
@@ -111,6 +121,26 @@ impl Error {
 
     pub(crate) fn is_transient(&self) -> bool {
         self.transient
+    }
+
+    pub(crate) fn applied_maybe(mut self) -> Error {
+        self.may_have_applied = true;
+        self
+    }
+
+    /// Whether a write reached the device before it failed: sending it again could apply it twice.
+    pub(crate) fn may_have_applied(&self) -> bool {
+        self.may_have_applied
+    }
+
+    pub(crate) fn answered_by_another_device(mut self) -> Error {
+        self.wrong_device = true;
+        self
+    }
+
+    /// Whether another device answered at the address (the one asked for moved).
+    pub(crate) fn is_wrong_device(&self) -> bool {
+        self.wrong_device
     }
 
     /// The coarse category, stable across versions.

@@ -42,6 +42,7 @@ pub mod local;
 mod retry;
 mod secret;
 mod serial;
+pub mod site;
 mod sync;
 pub mod totp;
 #[cfg(any(feature = "zeroize-heap", feature = "test-util"))]
@@ -68,6 +69,7 @@ pub use error::{Error, ErrorKind};
 pub use http::MAX_BODY_BYTES;
 pub use secret::{Token, TotpKey};
 pub use serial::same_serial;
+pub use site::Site;
 
 /// This library's version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -412,3 +412,384 @@ fn local_client_from_c() {
     let printed = run(&["discover", &port.to_string(), "3"], None);
     assert_eq!(printed.lines().count(), 3, "{printed}");
 }
+
+/// The thermostat handle from C (issue #20): runs `test_thermostat` with
+/// `args` under valgrind against the release library, for `device` (its
+/// address and serial in the environment), and returns what it printed.
+/// valgrind must find no memory error and no leak.
+fn thermostat_c(args: &[&str], device: Option<&hmx::testing::MockThermostat>) -> String {
+    let host = device.map(|d| d.host()).unwrap_or_default();
+    let sn = device.map(|d| d.sn().to_string()).unwrap_or_default();
+    let output = common::valgrind_release(
+        "test_thermostat",
+        args,
+        &[("HMX_DEVICE_HOST", &host), ("HMX_DEVICE_SN", &sn)],
+    );
+    assert_ok(&output);
+    let report = String::from_utf8_lossy(&output.stderr);
+    assert!(report.contains("ERROR SUMMARY: 0 errors"), "{report}");
+    assert!(
+        report.contains("All heap blocks were freed")
+            || report.contains("definitely lost: 0 bytes"),
+        "{report}"
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The lines `test_thermostat` prints for a state: `state NAME=VALUE` for
+/// each field present, in `hmx_state`'s order, names as Rust's.
+fn state_lines(s: &hmx::local::State) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut put = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            lines.push(format!("state {name}={value}"));
+        }
+    };
+    let celsius = |c: Option<f64>| c.map(|c| format!("{c:.4}"));
+    let flag = |b: Option<bool>| b.map(|b| u8::from(b).to_string());
+    put("floor_c", celsius(s.floor_c));
+    put("air_c", celsius(s.air_c));
+    put("setpoint_c", celsius(s.setpoint_c));
+    put("relay_on", flag(s.relay_on));
+    put("powered", flag(s.powered));
+    put(
+        "mode",
+        s.mode.map(|m| format!("{} ({})", m.code(), m.name())),
+    );
+    put(
+        "control",
+        s.control.map(|c| format!("{} ({})", c.code(), c.name())),
+    );
+    put("lan_lock", flag(s.lan_lock));
+    put("cloud_lock", flag(s.cloud_lock));
+    put("child_lock", flag(s.child_lock));
+    put("brightness", s.brightness.map(|b| b.to_string()));
+    put("wifi_dbm", s.wifi_dbm.map(|w| w.to_string()));
+    put("load_power_w", s.load_power_w.map(|w| w.to_string()));
+    lines
+}
+
+/// The rest of the line starting with `prefix `.
+fn printed<'a>(out: &'a str, prefix: &str) -> Option<&'a str> {
+    out.lines()
+        .find_map(|l| l.strip_prefix(prefix)?.strip_prefix(' '))
+}
+
+/// A fixture's telemetry member `key` in 1/16 °C, as °C printed `%.4f`.
+fn sixteenths(telemetry: &serde_json::Map<String, serde_json::Value>, key: &str) -> Option<String> {
+    let raw = match telemetry.get(key)? {
+        serde_json::Value::String(s) => s.parse::<i64>().ok()?,
+        v => v.as_i64()?,
+    };
+    Some(format!("{:.4}", raw as f64 / 16.0))
+}
+
+/// How many request bodies the stand-in received that read cmd `cmd`.
+fn reads_of(device: &hmx::testing::MockThermostat, cmd: u64) -> usize {
+    device
+        .bodies()
+        .iter()
+        .filter_map(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .filter(|b| b.get("par").is_none() && b.get("cmd").and_then(|c| c.as_u64()) == Some(cmd))
+        .count()
+}
+
+/// One fixture through `test_thermostat fixture`: what C printed, checked
+/// against the recorded answers and Rust's own reading of the same stand-in.
+/// Returns whether C printed a floor temperature.
+fn fixture_from_c(name: &str, f: &hmx::testing::Fixture) -> bool {
+    use hmx::testing::{DEMO_KEY, MockThermostat};
+    use hmx::totp::Scheme;
+    use serde_json::{Map, Value};
+
+    let list = f.parameters();
+    // A unit that lists LAN locking on needs the key; `locked` keeps 114 at its "1".
+    let locked = list
+        .as_ref()
+        .is_some_and(|l| l.iter().any(|p| p.0 == 114 && p.2 == "1"));
+    let mut builder = MockThermostat::builder().fixture(f);
+    if locked {
+        builder = builder.locked(DEMO_KEY, Scheme::default());
+    }
+    let device = builder.start().unwrap();
+    let key = if locked { DEMO_KEY } else { "-" };
+
+    // The harmless write: brightness written back with the listed value, else
+    // the first parameter the stand-in lets a write change, with its value.
+    // A unit without a list (D2W) gets brightness 5, which it must refuse.
+    let writable = |p: &&(u16, u8, String)| ![28, 109, 114, 115, 125].contains(&p.0) && p.1 <= 7;
+    let brightness = |l: &[(u16, u8, String)]| {
+        l.iter()
+            .filter(writable)
+            .find(|p| p.0 == 23 && p.2.parse::<u8>().is_ok_and(|b| b <= 10))
+            .map(|p| p.2.clone())
+    };
+    let (args, written): (Vec<String>, Option<(u16, String)>) = match &list {
+        None => (vec!["brightness".into(), "5".into()], None),
+        Some(l) => match brightness(l) {
+            Some(v) => (vec!["brightness".into(), v.clone()], Some((23, v))),
+            None => {
+                let p = l.iter().find(writable).expect("a writable parameter");
+                let args = vec!["set".into(), p.0.to_string(), p.2.clone()];
+                (args, Some((p.0, p.2.clone())))
+            }
+        },
+    };
+    let mut all = vec!["fixture", key];
+    all.extend(args.iter().map(String::as_str));
+    let out = thermostat_c(&all, Some(&device));
+
+    // Each write took its type codes from the list the handle had read: cmd 1
+    // was read by the state and by hmx_thermostat_parameters, never for the write.
+    let cmd1 = reads_of(&device, 1);
+    let bodies = device.bodies().len();
+
+    // The state as the recorded telemetry says: t.1 and t.5 in 1/16 °C.
+    let recorded: Map<String, Value> = f
+        .answer(4)
+        .map(|a| serde_json::from_str(a).unwrap())
+        .unwrap_or_default();
+    let state_value = |field: &str| {
+        let prefix = format!("state {field}=");
+        out.lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+    };
+    let floor = state_value("floor_c");
+    if floor.is_some() {
+        assert_eq!(floor, sixteenths(&recorded, "t.1"), "{name}:\n{out}");
+    }
+    // Without t.5 the setpoint comes from parameter 31 (compared with Rust's above).
+    if let (Some(setpoint), Some(want)) = (state_value("setpoint_c"), sixteenths(&recorded, "t.5"))
+    {
+        assert_eq!(setpoint, want, "{name}:\n{out}");
+    }
+    // And every field as Rust reads it from the same stand-in.
+    let rust = device
+        .client()
+        .min_interval(std::time::Duration::from_millis(5))
+        .state()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let c_lines: Vec<&str> = out.lines().filter(|l| l.starts_with("state ")).collect();
+    assert_eq!(c_lines, state_lines(&rust), "{name}:\n{out}");
+    let floor_printed = floor.is_some();
+
+    // The telemetry as recorded, member order kept; a locked stand-in's clock moves.
+    let mut telemetry: Map<String, Value> =
+        serde_json::from_str(printed(&out, "telemetry").expect("telemetry")).unwrap();
+    let mut want = recorded.clone();
+    if locked {
+        assert!(telemetry.shift_remove("time").is_some() == want.shift_remove("time").is_some());
+    }
+    assert_eq!(
+        serde_json::to_string(&telemetry).unwrap(),
+        serde_json::to_string(&want).unwrap(),
+        "{name}"
+    );
+
+    let parameters = printed(&out, "parameters").expect("parameters");
+    match &list {
+        Some(l) => {
+            let got: Vec<(u16, u8, String)> = serde_json::from_str(parameters).unwrap();
+            assert_eq!(&got, l, "{name}");
+            assert_eq!(cmd1, 2, "{name}: the write read the list again");
+        }
+        None => {
+            assert!(
+                parameters.starts_with("HMX_STATUS_PROTOCOL: ")
+                    && parameters.contains("a shape hmx does not read"),
+                "{name}: {parameters}"
+            );
+        }
+    }
+
+    let write = printed(&out, "write").expect("write");
+    match written {
+        Some((id, value)) => {
+            assert_eq!(write, "HMX_STATUS_OK", "{name}");
+            assert_eq!(device.applied(), [(id, value.clone())], "{name}");
+            assert_eq!(device.parameter(id), Some(value), "{name}");
+        }
+        None => {
+            assert!(
+                write.starts_with("HMX_STATUS_PROTOCOL: "),
+                "{name}: {write}"
+            );
+            assert_eq!(device.stats().writes_applied, 0, "{name}");
+        }
+    }
+    eprintln!(
+        "{name}: {} state fields, {bodies} requests from C, write: {write}",
+        c_lines.len()
+    );
+    floor_printed
+}
+
+/// Every unit in tests/fixtures/ (found at run time: a new file is a new
+/// case) through the thermostat handle from C: state, telemetry, parameters
+/// and a harmless write, as Rust reads the same stand-in.
+#[test]
+fn every_fixture_through_the_thermostat_handle() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8, "{files:?}");
+    // Each run waits out the pacing (a second between requests): all at once.
+    let floors = std::thread::scope(|s| {
+        let runs: Vec<_> = files
+            .iter()
+            .map(|path| {
+                s.spawn(move || {
+                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                    let f = hmx::testing::Fixture::load(path).unwrap();
+                    fixture_from_c(&name, &f)
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().expect("a fixture failed: see its panic above"))
+            .filter(|floor| *floor)
+            .count()
+    });
+    assert!(
+        floors >= 4,
+        "floor temperatures printed for {floors} fixtures"
+    );
+}
+
+/// A unit that wants another token scheme (oz.json, locked under raw-unix
+/// by the stand-in): the handle's scheme decides, and the probe finds it.
+#[test]
+fn another_scheme_from_c() {
+    use hmx::testing::{DEMO_KEY, Fixture, MockThermostat};
+    use hmx::totp::Scheme;
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oz.json");
+    let device = MockThermostat::builder()
+        .fixture(&Fixture::load(path).unwrap())
+        .locked(DEMO_KEY, Scheme::RAW_UNIX)
+        .start()
+        .unwrap();
+    let before = device.parameter(23).unwrap();
+    let new = if before == "4" { "3" } else { "4" };
+    let control = format!("brightness={new}");
+
+    // The default scheme (NULL): refused, and nothing applied.
+    let out = thermostat_c(
+        &["control", DEMO_KEY, "-", &control, "HMX_STATUS_BLOCKED"],
+        Some(&device),
+    );
+    let message = printed(&out, "control").unwrap();
+    assert!(message.contains("raw-2000"), "{message}");
+    assert!(device.applied().is_empty());
+    assert_eq!(device.stats().writes_blocked, 1);
+    assert_eq!(device.parameter(23).as_deref(), Some(before.as_str()));
+
+    // raw-unix: accepted and applied.
+    let out = thermostat_c(
+        &["control", DEMO_KEY, "raw-unix", &control, "HMX_STATUS_OK"],
+        Some(&device),
+    );
+    assert_eq!(printed(&out, "control"), Some("HMX_STATUS_OK"));
+    assert_eq!(device.applied(), [(23, new.to_string())]);
+    assert_eq!(device.parameter(23).as_deref(), Some(new));
+
+    // The probe names it, writing the value back unchanged.
+    let out = thermostat_c(&["probe", DEMO_KEY], Some(&device));
+    let report: serde_json::Value = serde_json::from_str(printed(&out, "probe").unwrap()).unwrap();
+    assert_eq!(report["accepted"], "raw-unix", "{report}");
+    assert_eq!(
+        report["refused"],
+        serde_json::json!(["raw-2000"]),
+        "{report}"
+    );
+    assert_eq!(report["parameter"], 23);
+    assert_eq!(report["value"], new);
+    assert_eq!(report["lan_lock"], true);
+    assert_eq!(device.parameter(23).as_deref(), Some(new));
+}
+
+/// Every named control from C on a whole-degree unit (sx-standin.json): what
+/// it cannot take is refused with a message and nothing sent; the rest are
+/// applied, each through the list the handle read once.
+#[test]
+fn named_controls_from_c() {
+    use hmx::testing::{Fixture, MockThermostat};
+
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sx-standin.json");
+    let device = MockThermostat::builder()
+        .fixture(&Fixture::load(path).unwrap())
+        .start()
+        .unwrap();
+    let out = thermostat_c(&["controls"], Some(&device));
+    let message = printed(&out, "setpoint").unwrap();
+    assert!(
+        message.starts_with("21.5: thermostat 127.0.0.1:"),
+        "{message}"
+    );
+    assert!(message.contains("whole degrees"), "{message}");
+    // Only the writes that were accepted reached the unit: the refused ones sent nothing.
+    let writes = device
+        .bodies()
+        .iter()
+        .filter(|b| b.contains("\"par\""))
+        .count();
+    assert_eq!(writes, 5, "{:?}", device.bodies());
+    let stats = device.stats();
+    assert_eq!(
+        (stats.writes_rejected, stats.writes_blocked),
+        (0, 0),
+        "{stats:?}"
+    );
+    let applied: Vec<(u16, &str)> = vec![
+        (31, "22"),
+        (2, "1"),
+        (125, "0"),
+        (124, "1"),
+        (23, "3"),
+        (124, "0"),
+    ];
+    let applied: Vec<(u16, String)> = applied
+        .into_iter()
+        .map(|(id, v)| (id, v.to_string()))
+        .collect();
+    assert_eq!(device.applied(), applied);
+    assert_eq!(reads_of(&device, 1), 1, "the list is read once");
+}
+
+/// One handle shared by threads: the device still sees one request at a
+/// time, a second apart.
+#[test]
+fn one_handle_many_threads_from_c() {
+    use hmx::testing::MockThermostat;
+
+    let device = MockThermostat::builder()
+        .service_time(std::time::Duration::from_millis(50))
+        .start()
+        .unwrap();
+    thermostat_c(&["threads", "4"], Some(&device));
+    let stats = device.stats();
+    assert_eq!(stats.requests, 4, "{stats:?}");
+    assert_eq!(
+        (stats.max_concurrent, stats.concurrent_refused),
+        (1, 0),
+        "{stats:?}"
+    );
+    assert!(
+        stats.min_gap.unwrap() >= std::time::Duration::from_millis(990),
+        "{stats:?}"
+    );
+}
+
+/// NULL for every pointer of every thermostat function, text that is not
+/// UTF-8, unknown names and handles hmx did not hand out: each its status,
+/// out-parameters untouched, no crash, nothing leaked.
+#[test]
+fn thermostat_misuse_from_c() {
+    let out = thermostat_c(&["misuse"], None);
+    assert!(out.contains("misuse handled"), "{out}");
+}

@@ -1,7 +1,8 @@
 //! Using hmx from Python.
 //!
 //! Runs tests/python/test_hmx.py (stdlib unittest) against the built library
-//! and the stand-in cloud process, so that `cargo test` covers the Python module.
+//! and the stand-in cloud and thermostat processes (the thermostat answering
+//! as each unit in tests/fixtures/), so that `cargo test` covers the Python module.
 //! (tests/install.rs runs the same file against the installed wheel.)
 #![cfg(feature = "test-util")]
 
@@ -19,6 +20,9 @@ fn python_module() {
         .env("HMX_LIB", common::profile_dir().join("libhmx.so"))
         .env("HMX_SOCKS_PROXY", socks.url("socks5h", None));
     common::python_test_env(&mut cmd);
+    // The command, whose `discover --help` shows the default wait hmx.discover keeps.
+    #[cfg(feature = "cli")]
+    cmd.env("HMX_CLI", env!("CARGO_BIN_EXE_hmx"));
     let output = cmd.output().expect("python3 is installed (see README)");
     let report = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "Python tests failed:\n{report}");

@@ -38,7 +38,8 @@ from .cloud import TERNEO_URL, WELROK_URL, Client, Device, fetch_devices, find_d
 from .errors import (AuthError, BlockedError, HmxError, HmxTimeoutError, HttpError,
                      InvalidArgumentError, NetworkError, NotFoundError, PanicError, ProtocolError,
                      RateLimitedError, TlsError)
-from .local import DISCOVERY_PORT, Found, Parameter, Thermostat, discover
+from .local import (DISCOVERY_PORT, DISCOVERY_SECONDS, Found, Parameter, ProbeReport, State,
+                    Thermostat, discover)
 from .tokens import TOTP_DIGITS, device_time_now, sign_request, totp
 
 __all__ = [
@@ -47,7 +48,7 @@ __all__ = [
     "AuthError", "RateLimitedError", "NetworkError", "HmxTimeoutError",
     "TlsError", "HttpError", "ProtocolError", "NotFoundError", "PanicError",
     "TOTP_DIGITS", "TERNEO_URL", "WELROK_URL", "BlockedError", "Found", "discover",
-    "Thermostat", "Parameter", "DISCOVERY_PORT",
+    "Thermostat", "Parameter", "DISCOVERY_PORT", "DISCOVERY_SECONDS", "State", "ProbeReport",
 ]
 
 # Shown (in tracebacks, reprs, help) and pickled as hmx.X, as before the split.

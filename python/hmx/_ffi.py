@@ -78,6 +78,20 @@ def _list_of(item: Type[ctypes.Structure]) -> Type[ctypes.Structure]:
 
 _LISTS = {item: _list_of(item) for item in (CDevice, CFound)}
 
+#: hmx_state's values, in the header's order; each follows its ``bool has_<name>``.
+STATE_FIELDS = [("floor_c", ctypes.c_double), ("air_c", ctypes.c_double),
+                ("setpoint_c", ctypes.c_double), ("relay_on", ctypes.c_bool),
+                ("powered", ctypes.c_bool), ("mode", ctypes.c_int32), ("control", ctypes.c_int32),
+                ("lan_lock", ctypes.c_bool), ("cloud_lock", ctypes.c_bool),
+                ("child_lock", ctypes.c_bool), ("brightness", ctypes.c_uint8),
+                ("wifi_dbm", ctypes.c_int32), ("load_power_w", ctypes.c_uint32)]
+
+
+class CState(ctypes.Structure):
+    """hmx_state: ``bool has_X; T X;`` for each of :data:`STATE_FIELDS`."""
+    _fields_ = [pair for name, ctype in STATE_FIELDS
+                for pair in ((f"has_{name}", ctypes.c_bool), (name, ctype))]
+
 
 @contextlib.contextmanager
 def listing(item: Type[ctypes.Structure], fn: Callable[..., Any],
@@ -246,10 +260,22 @@ for _name, _args, _result in [
     ("hmx_list_devices", [_p, _s, _OUT], WAITS),
     ("hmx_device_extra_json", [_p, _c.c_size_t, _OUT], STATUS),
     ("hmx_discover", [_c.c_uint16, _c.c_uint32, _OUT], WAITS),
-    ("hmx_local_request", [_s, _s, _s, _s, _c.c_uint32, _OUT], WAITS),
-    ("hmx_local_set", [_s, _s, _s, _s, _c.c_uint32, _OUT], WAITS),
-    ("hmx_local_parameters", [_s, _s, _c.c_uint32, _OUT], WAITS),
-    ("hmx_local_device_time", [_s, _s, _c.c_uint32, _c.POINTER(_c.c_uint32)], WAITS),
+    ("hmx_thermostat_new", [_s, _s, _s, _s, _c.c_uint32, _OUT], ERR),  # sends nothing
+    ("hmx_thermostat_request", [_p, _s, _OUT], WAITS),
+    ("hmx_thermostat_set", [_p, _s, _OUT], WAITS),
+    ("hmx_thermostat_parameters", [_p, _OUT], WAITS),
+    ("hmx_thermostat_telemetry", [_p, _OUT], WAITS),
+    ("hmx_thermostat_device_time", [_p, _c.POINTER(_c.c_uint32)], WAITS),
+    ("hmx_thermostat_state", [_p, _c.POINTER(CState)], WAITS),
+    ("hmx_thermostat_set_setpoint", [_p, _c.c_double], WAITS),
+    ("hmx_thermostat_set_power", [_p, _c.c_bool], WAITS),
+    ("hmx_thermostat_set_mode", [_p, _c.c_int32], WAITS),
+    ("hmx_thermostat_set_brightness", [_p, _c.c_uint8], WAITS),
+    ("hmx_thermostat_set_child_lock", [_p, _c.c_bool], WAITS),
+    ("hmx_thermostat_control", [_p, _s], WAITS),
+    ("hmx_thermostat_probe", [_p, _OUT], WAITS),
+    ("hmx_mode_name", [_c.c_int32], _p),
+    ("hmx_control_type_name", [_c.c_int32], _p),
     ("hmx_totp", [_s, _c.c_uint32, _s, _c.c_size_t], STATUS),  # the code's buffer, not err_buf
     ("hmx_device_time_now", [], _c.c_uint32),
     ("hmx_sign_request", [_s, _s, _c.c_uint32, _s, _OUT], ERR),

@@ -208,24 +208,29 @@ pub unsafe extern "C" fn hmx_local_set(
             let values = str_arg(values_json, "values_json")?;
             let t = thermostat(host, sn, totp_key, timeout_ms)?;
             let values = parse_values(values)?;
-            let reply = match t.set(&values)? {
-                Written::Accepted => serde_json::json!({"success": "true"}),
-                Written::Parameters(list) => serde_json::json!({"par": parameters_json(&list)}),
-            };
-            Ok(hand_out_secret(&reply.to_string()))
+            Ok(hand_out_secret(&written_json(t.set(&values)?).to_string()))
         })
     }
 }
 
+/// A write's answer as C gets it: `{"success":"true"}`, or `{"par":[...]}`
+/// with the list the device answered.
+pub(super) fn written_json(written: Written) -> Value {
+    match written {
+        Written::Accepted => serde_json::json!({"success": "true"}),
+        Written::Parameters(list) => serde_json::json!({"par": parameters_json(&list)}),
+    }
+}
+
 /// Parameters as the device writes them: `[[id, type code, "value"], ...]`.
-fn parameters_json(list: &[Parameter]) -> Value {
+pub(super) fn parameters_json(list: &[Parameter]) -> Value {
     list.iter()
         .map(|p| serde_json::json!([p.id, p.type_code, p.value]))
         .collect()
 }
 
 /// `{"23":"5","31":22}` as (id, value text) pairs.
-fn parse_values(text: &str) -> Result<Vec<(u16, String)>, Error> {
+pub(super) fn parse_values(text: &str) -> Result<Vec<(u16, String)>, Error> {
     let bad = |why: String| Error::invalid(format!("values_json {why}"));
     let map: serde_json::Map<String, Value> =
         serde_json::from_str(text).map_err(|e| bad(format!("is not a JSON object: {e}")))?;

@@ -8,6 +8,7 @@
 //! client     → device, handles, strings, mod.rs    each with its C types,
 //! device     → handles, strings, mod.rs            their handles::Owned
 //! local      → handles, strings, mod.rs            and entry points)
+//! thermostat → local, handles, strings, mod.rs
 //! totp       → strings, mod.rs
 //! last_error → mod.rs
 //! strings    → handles                            (the bottom: what every
@@ -18,8 +19,9 @@
 //!
 //! Between concern files the only edges are builder → client → device, each
 //! for the C type it hands out (a builder builds a client, a client lists
-//! devices). A new C type touches only its own file. mod.rs also re-exports
-//! four entry points for the crate's own tests.
+//! devices), and thermostat → local for the JSON shapes both hand out. A
+//! new C type touches only its own file. mod.rs also re-exports four entry
+//! points for the crate's own tests.
 //!
 //! A thin skin over the Rust API, declared in the generated `include/hmx.h`.
 //! Conventions (also in the README, "C API conventions"): every fallible
@@ -37,6 +39,7 @@ mod handles;
 mod last_error;
 mod local;
 mod strings;
+mod thermostat;
 mod totp;
 
 use std::cell::Cell;

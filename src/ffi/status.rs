@@ -33,6 +33,8 @@ pub enum hmx_status {
     HMX_STATUS_PANIC = 10,
     /// The thermostat refused the request: LAN locking is on and the token was missing or wrong.
     HMX_STATUS_BLOCKED = 11,
+    /// The site file cannot be read or written: corrupt, of a newer format, readable by others.
+    HMX_STATUS_STORAGE = 12,
 }
 
 impl From<ErrorKind> for hmx_status {
@@ -48,11 +50,12 @@ impl From<ErrorKind> for hmx_status {
             ErrorKind::Protocol => hmx_status::HMX_STATUS_PROTOCOL,
             ErrorKind::NotFound => hmx_status::HMX_STATUS_NOT_FOUND,
             ErrorKind::Blocked => hmx_status::HMX_STATUS_BLOCKED,
+            ErrorKind::Storage => hmx_status::HMX_STATUS_STORAGE,
         }
     }
 }
 
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 13] = [
     "HMX_STATUS_OK\0",
     "HMX_STATUS_INVALID_ARGUMENT\0",
     "HMX_STATUS_AUTH\0",
@@ -65,6 +68,7 @@ const NAMES: [&str; 12] = [
     "HMX_STATUS_NOT_FOUND\0",
     "HMX_STATUS_PANIC\0",
     "HMX_STATUS_BLOCKED\0",
+    "HMX_STATUS_STORAGE\0",
 ];
 
 /// The name of a status, e.g. `"HMX_STATUS_AUTH"`, or `"HMX_STATUS_UNKNOWN"`

@@ -39,7 +39,13 @@ pub struct Found {
     pub seen: usize,
 }
 
-/// Listens on `port` (default [`DISCOVERY_PORT`]) for `duration` and returns
+/// How long to listen to hear every device once: units announce about every
+/// 30 s (vendor docs: "several times a minute"), so a shorter wait often
+/// hears nothing. What the command, C and Python wait by default.
+pub const DISCOVERY_WAIT: Duration = Duration::from_secs(35);
+
+/// Listens on `port` (default [`DISCOVERY_PORT`]) for `duration` (devices
+/// announce about every 30 s: [`DISCOVERY_WAIT`] hears each) and returns
 /// one entry per serial number, in the order first heard, each with the
 /// address of its newest announcement. Datagrams that are not announcements
 /// are passed over; when nothing else was heard, that is a `Protocol` error
@@ -50,7 +56,7 @@ pub struct Found {
 /// both). Binding failures are `Network`.
 ///
 /// ```no_run
-/// for d in hmx::local::discover(hmx::local::DISCOVERY_PORT, std::time::Duration::from_secs(35))? {
+/// for d in hmx::local::discover(hmx::local::DISCOVERY_PORT, hmx::local::DISCOVERY_WAIT)? {
 ///     println!("{} at {} ({:?})", d.sn, d.ip, d.hw);
 /// }
 /// # Ok::<(), hmx::Error>(())

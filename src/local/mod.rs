@@ -14,25 +14,30 @@
 //! refused writes, devices that move to another IP after a power cut).
 
 mod address;
+mod control;
 mod discovery;
 mod fixture;
 mod gate;
 mod parameters;
 mod probe;
 mod session;
+mod state;
 mod thermostat;
 mod wire;
 
 pub use address::{DEFAULT_PORT, looks_like_serial};
-pub use discovery::{DISCOVERY_PORT, Found, Listener, Unreadable, discover};
-#[cfg(feature = "fuzzing")]
-pub(crate) use fixture::redact as redact_fixture_text;
+pub use control::{Control, MAX_BRIGHTNESS, parse_controls};
+pub use discovery::{DISCOVERY_PORT, DISCOVERY_WAIT, Found, Listener, Unreadable, discover};
 pub use fixture::{Fixture, Recording, SchemeRecord};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
     parse_assignment,
 };
 pub use probe::{PROBE_PARAMETERS, ProbeReport};
+pub use state::{
+    CHILD_LOCK, CONTROL, ControlType, LOAD_POWER, MANUAL_FLOOR, MODE, Mode, POWER_OFF, SETPOINT,
+    SetpointScale, State,
+};
 pub use thermostat::{
     DEFAULT_MIN_INTERVAL, DEFAULT_TIMEOUT, RETRIES, RETRY_BACKOFF, Thermostat, Written,
 };
@@ -43,6 +48,10 @@ pub(crate) use {
     parameters::{parse_parameters, parse_schedule},
     wire::parse as parse_http_answer,
 };
+
+// The fuzz target for fixture files redacts as a recording does.
+#[cfg(feature = "fuzzing")]
+pub(crate) use fixture::redact as redact_fixture_text;
 
 use serde_json::{Map, Value};
 

@@ -112,6 +112,17 @@ impl Thermostat {
     /// lists none of the probe parameters is `Protocol`. Any failure other
     /// than a refusal stops the probe with that error.
     pub fn probe(&self) -> Result<ProbeReport, Error> {
+        self.probe_schemes(&Scheme::ALL)
+    }
+
+    /// [`probe`](Thermostat::probe) with only `schemes`, in their order
+    /// (one scheme: check that the device accepts it, with one write). The
+    /// schemes of [`Scheme::ALL`] not given are reported as skipped. An
+    /// empty list is `InvalidArgument`.
+    pub fn probe_schemes(&self, schemes: &[Scheme]) -> Result<ProbeReport, Error> {
+        if schemes.is_empty() {
+            return Err(Error::invalid("a probe needs at least one token scheme"));
+        }
         let Some(key) = &self.key else {
             return Err(Error::invalid(
                 "a probe needs the device's key: set one with .key()",
@@ -147,7 +158,11 @@ impl Thermostat {
         if report.lan_lock == Some(false) {
             return Ok(report);
         }
-        for scheme in Scheme::ALL {
+        report.skipped = Scheme::ALL
+            .into_iter()
+            .filter(|s| !schemes.contains(s))
+            .collect();
+        for &scheme in schemes {
             if scheme.key == crate::totp::KeyEncoding::Base32 && !base32_ok {
                 report.skipped.push(scheme);
                 continue;
@@ -204,4 +219,24 @@ impl Thermostat {
 fn listed_value(p: &Parameter) -> Option<String> {
     let t = p.value_type().filter(|t| *t != ValueType::String)?;
     t.normalize(&p.value).ok()
+}
+
+/// As JSON: `{"parameter":23,"value":"5","lan_lock":true,"cloud_lock":false,
+/// "refused":["raw-2000"],"skipped":[],"accepted":"raw-unix"}`, schemes by
+/// name, unknown locks and no accepted scheme as `null`. What the C layer
+/// and the command hand out.
+impl serde::Serialize for ProbeReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let names = |list: &[Scheme]| list.iter().map(|x| x.name()).collect::<Vec<_>>();
+        let mut out = s.serialize_struct("ProbeReport", 7)?;
+        out.serialize_field("parameter", &self.parameter)?;
+        out.serialize_field("value", &self.value)?;
+        out.serialize_field("lan_lock", &self.lan_lock)?;
+        out.serialize_field("cloud_lock", &self.cloud_lock)?;
+        out.serialize_field("refused", &names(&self.refused))?;
+        out.serialize_field("skipped", &names(&self.skipped))?;
+        out.serialize_field("accepted", &self.accepted.map(Scheme::name))?;
+        out.end()
+    }
 }

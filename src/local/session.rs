@@ -134,7 +134,8 @@ impl Session<'_> {
                 return Err(Error::protocol(format!(
                     "{what}: the device at this address is {sn}, not {}",
                     self.t.sn
-                )));
+                ))
+                .answered_by_another_device());
             }
             _ => {}
         }
@@ -208,7 +209,7 @@ impl Session<'_> {
                         "{}; the request had reached the device, which may have applied the write, so it was not sent again",
                         e.message()
                     );
-                    return Err(self.t.context(e.with_message(message)));
+                    return Err(self.t.context(e.with_message(message)).applied_maybe());
                 }
                 Err(e) => return Err(self.t.context(e)),
             };
@@ -221,9 +222,12 @@ impl Session<'_> {
             };
             // Only a busy device has surely not acted on a write.
             if kind == Kind::Write && last_kind != ErrorKind::Timeout {
-                return Err(self.t.context(Error::protocol(format!(
-                    "{what}: the device answered with {last}; it may have applied the write, so it was not sent again"
-                ))));
+                return Err(self
+                    .t
+                    .context(Error::protocol(format!(
+                        "{what}: the device answered with {last}; it may have applied the write, so it was not sent again"
+                    )))
+                    .applied_maybe());
             }
         }
         let tries = policy.tries();

@@ -66,7 +66,7 @@ pub struct Thermostat {
     pub(super) min_interval: Duration,
     gate: Arc<Gate>,
     // The last parameter list read: where writes take their type codes from.
-    listed: Mutex<Option<Vec<Parameter>>>,
+    pub(super) listed: Mutex<Option<Vec<Parameter>>>,
 }
 
 /// A second handle on the same device, with the same settings and the
@@ -314,7 +314,7 @@ impl Thermostat {
         self.session().read_raw(cmd)
     }
 
-    fn read(&self, cmd: u8) -> Result<Map<String, Value>, Error> {
+    pub(super) fn read(&self, cmd: u8) -> Result<Map<String, Value>, Error> {
         let body = format!(r#"{{"cmd":{cmd}}}"#);
         self.session()
             .exchange(body.as_bytes(), Kind::Read, &format!("cmd {cmd}"))
@@ -332,12 +332,8 @@ impl Thermostat {
     }
 
     pub(super) fn context(&self, e: Error) -> Error {
-        let kind = e.kind();
-        let mut out = Error::new(kind, format!("thermostat {}: {}", self.host, e.message()));
-        if let Some(status) = e.status() {
-            out = out.with_status(status);
-        }
-        out
+        let message = format!("thermostat {}: {}", self.host, e.message());
+        e.with_message(message)
     }
 }
 

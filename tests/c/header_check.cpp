@@ -31,6 +31,19 @@ int main() {
     if (hmx_last_http_status() != 0 || hmx_last_retry_after_s() != -1) {
         return 1;
     }
+    static_assert(HMX_MODE_MANUAL == 3 && HMX_CONTROL_EXTENDED == 2, "mode and control codes");
+    hmx_state state{};
+    hmx_thermostat *thermostat = nullptr;
+    char thermostat_err[128];
+    if (hmx_thermostat_new("127.0.0.1:9", "058016000543464839373520000159", nullptr, "raw-unix",
+                           500, &thermostat, thermostat_err, sizeof thermostat_err) != HMX_STATUS_OK ||
+        hmx_thermostat_state(thermostat, nullptr, thermostat_err, sizeof thermostat_err) !=
+            HMX_STATUS_INVALID_ARGUMENT ||
+        state.has_floor_c || std::strcmp(hmx_mode_name(state.mode), "schedule") != 0 ||
+        std::strcmp(hmx_control_type_name(HMX_CONTROL_AIR), "air") != 0) {
+        return 1;
+    }
+    hmx_free(thermostat);
     hmx_client *client = nullptr;
     char err[128];
     hmx_status st = hmx_client_new("http://example.com", 0, nullptr, &client, err, sizeof err);

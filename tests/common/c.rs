@@ -26,7 +26,7 @@ pub fn release_c_dir() -> &'static Path {
     })
 }
 
-/// Compiles the C example, the C test program and the C++ header check
+/// Compiles the C example, the C test programs and the C++ header check
 /// against the library in `lib_dir`, into `lib_dir/c-tests`.
 fn compile_c(lib_dir: &Path, test_util: bool) -> PathBuf {
     let dir = lib_dir.join("c-tests");
@@ -40,6 +40,12 @@ fn compile_c(lib_dir: &Path, test_util: bool) -> PathBuf {
         ("gcc", "-std=c11", "examples/c/list_keys.c", "list_keys"),
         ("gcc", "-std=c11", "tests/c/test_hmx.c", "test_hmx"),
         ("gcc", "-std=c11", "tests/c/test_local.c", "test_local"),
+        (
+            "gcc",
+            "-std=c11",
+            "tests/c/test_thermostat.c",
+            "test_thermostat",
+        ),
         (
             "g++",
             "-std=c++17",

@@ -7,9 +7,12 @@ the source tree, run by a fresh venv's Python with the wheel installed, and it
 tests the installed package instead of the repository's python/ folder.
 """
 
+import concurrent.futures
 import ctypes
 import dataclasses
+import inspect
 import json
+import re
 import os
 import shutil
 import signal
@@ -29,6 +32,9 @@ if not INSTALLED:
 import hmx  # noqa: E402
 
 PACKAGE = Path(hmx.__file__).resolve().parent
+# The source tree (cargo sets CARGO_MANIFEST_DIR, also for the installed-wheel run).
+SOURCE = Path(os.environ.get("CARGO_MANIFEST_DIR", REPO))
+FIXTURES = SOURCE / "tests" / "fixtures"
 
 EMAIL, PASSWORD = "demo@hmx.invalid", "demo-password"
 
@@ -308,7 +314,7 @@ class LocalClient(unittest.TestCase):
             self.assertRaises(hmx.HmxTimeoutError, hmx.Thermostat(device.host, device.sn).telemetry)
 
     def test_calls_in_a_row_are_paced(self):
-        # Each call makes its own Thermostat in the library; the pause belongs to the address.
+        # One handle's calls, and a second handle's: the pause belongs to the address.
         with Device() as device:
             t = hmx.Thermostat(device.host, device.sn)
             t.telemetry()
@@ -357,6 +363,19 @@ class LocalClient(unittest.TestCase):
         self.assertEqual((found[0].ip, found[0].hw, found[0].cloud, found[0].wifi_dbm),
                          ("127.0.0.2", "sx", True, -61))
 
+    def test_discovery_waits_as_long_as_the_command(self):
+        """Devices announce about every 30 s: the default wait is the command's
+        35 s (read from the signature, not waited for)."""
+        default = inspect.signature(hmx.discover).parameters["seconds"].default
+        self.assertEqual(default, hmx.DISCOVERY_SECONDS)
+        self.assertEqual(default, 35)
+        self.assertIn("about every 30 s", hmx.discover.__doc__)
+        cli = os.environ.get("HMX_CLI")
+        if cli:  # `hmx discover --help` shows its own default
+            shown = subprocess.run([cli, "discover", "--help"], capture_output=True, text=True,
+                                   timeout=60).stdout
+            self.assertRegex(shown, r"--seconds <N>[^\[]*\[default: %s\]" % default)
+
     def test_wrong_types(self):
         self.assertRaises(TypeError, hmx.Thermostat, 5, "sn")
         self.assertRaises(TypeError, hmx.Thermostat("127.0.0.1:9", "sn").set, [1])
@@ -364,6 +383,235 @@ class LocalClient(unittest.TestCase):
         self.assertRaises(TypeError, hmx.Thermostat("127.0.0.1:9", "sn").request, "{}")
         self.assertRaises(TypeError, hmx.discover, port="1")
         self.assertRaises(hmx.InvalidArgumentError, hmx.Thermostat("127.0.0.1:9", "sn").request, {})
+
+
+def listed(fixture: dict):
+    """The fixture's recorded [id, type, value] list, or None (D2W: no list)."""
+    try:
+        par = json.loads(fixture["answers"]["cmd1"])["par"]
+    except (KeyError, ValueError, TypeError):
+        return None
+    return par if isinstance(par, list) else None
+
+
+def flat(telemetry: dict) -> dict:
+    """Telemetry with D2W's nested groups ({"telemetry": {"t": {"1": ...}}}) as "t.1"."""
+    groups = telemetry.get("telemetry")
+    if not isinstance(groups, dict):
+        return telemetry
+    return {f"{g}.{n}": v for g, members in groups.items() if isinstance(members, dict)
+            for n, v in members.items()}
+
+
+# Parameters a harmless write leaves alone: read-only (28, 109), the locks and power.
+NOT_FOR_A_HARMLESS_WRITE = {28, 109, 114, 115, 125}
+
+
+@unittest.skipUnless(FIXTURES.is_dir(), "needs the source tree's tests/fixtures")
+class Units(unittest.TestCase):
+    """hmx.Thermostat against the stand-in answering as each recorded unit
+    (tests/fixtures/*.json, found at run time: a new file is a new case), and
+    the typed state and named controls."""
+
+    key = os.environ.get("HMX_DEMO_KEY", "")
+
+    def test_every_fixture(self):
+        files = sorted(FIXTURES.glob("*.json"))
+        self.assertGreaterEqual(len(files), 8)
+        # Each unit is its own address, so its own pacing: all of them at once.
+        with concurrent.futures.ThreadPoolExecutor(len(files)) as pool:
+            runs = {path.name: pool.submit(self.one_unit, path) for path in files}
+        for name, run in runs.items():
+            with self.subTest(fixture=name):
+                print(f"\n    {name}: {run.result()}", end="", file=sys.stderr)
+        print(file=sys.stderr)
+
+    def one_unit(self, path: Path) -> str:
+        fixture = json.loads(path.read_text())
+        recorded = listed(fixture)
+        # A unit that lists LAN locking on (the AX example) needs the key.
+        locked = recorded is not None and any(p[0] == 114 and p[2] == "1" for p in recorded)
+        key = self.key if locked else None
+        args = ["--fixture", str(path)] + (["--locked", self.key] if locked else [])
+        telemetry_text = fixture["answers"].get("cmd4")
+        telemetry = json.loads(telemetry_text) if telemetry_text else {}
+        with Device(*args) as device, hmx.Thermostat(device.host, device.sn, key=key) as t:
+            state = t.state()
+            self.assertIsInstance(state, hmx.State)
+            got = t.telemetry()
+            if locked:  # its clock follows the stand-in's
+                got.pop("time", None), telemetry.pop("time", None)
+            self.assertEqual(list(got.items()), list(telemetry.items()))
+
+            tel = flat(telemetry)
+            for field, member in (("floor_c", "t.1"), ("setpoint_c", "t.5")):
+                if member in tel:
+                    self.assertEqual(getattr(state, field), int(tel[member]) / 16, field)
+            if "m.1" in tel and state.mode is not None:
+                self.assertEqual(state.mode, hmx.local.mode_name(int(tel["m.1"])))
+            for f in dataclasses.fields(state):
+                value = getattr(state, f.name)
+                kinds = {"floor_c": float, "air_c": float, "setpoint_c": float,
+                         "mode": (str, int), "control": (str, int),
+                         "brightness": int, "wifi_dbm": int, "load_power_w": int}.get(f.name, bool)
+                self.assertTrue(value is None or isinstance(value, kinds), (f.name, value))
+
+            if recorded is None:
+                # D2W: no type codes, so no parameters and no named write; nothing sent.
+                with self.assertRaises(hmx.ProtocolError) as caught:
+                    t.parameters()
+                self.assertIn("a shape hmx does not read", caught.exception.message)
+                self.assertRaises(hmx.ProtocolError, t.set_brightness, 5)
+                self.assertIsNone(state.brightness)
+                return f"{state}; parameters: ProtocolError; write skipped"
+            params = t.parameters()
+            self.assertEqual([tuple(p) for p in params], [tuple(p) for p in recorded])
+            by_id = {p.id: p for p in params}
+            if 23 in by_id:
+                self.assertEqual(state.brightness, int(by_id[23].value))
+                t.set_brightness(state.brightness)  # written back unchanged
+                wrote = f"brightness {state.brightness} back"
+            else:
+                first = next(p for p in params if p.id not in NOT_FOR_A_HARMLESS_WRITE and p.type <= 7)
+                reply = t.set({first.id: first.value})
+                self.assertIsInstance(reply, dict)
+                wrote = f"{first.id} = {first.value!r} back"
+            self.assertEqual(t.parameters(), params)  # accepted, and nothing changed
+        return f"{state}; {len(params)} parameters; {wrote}{' (signed)' if locked else ''}"
+
+    def test_another_scheme(self):
+        """OZ locked under raw-unix: the handle's scheme signs, the default is
+        refused with nothing applied, and the probe finds raw-unix."""
+        oz = str(FIXTURES / "oz.json")
+        with Device("--fixture", oz, "--locked", self.key, "--scheme", "raw-unix") as device:
+            with hmx.Thermostat(device.host, device.sn, key=self.key) as default:
+                before = next(p.value for p in default.parameters() if p.id == 23)
+                new = 3 if before != "3" else 4
+                with self.assertRaises(hmx.BlockedError):
+                    default.set_brightness(new)
+                self.assertEqual(next(p.value for p in default.parameters() if p.id == 23), before)
+            with hmx.Thermostat(device.host, device.sn, key=self.key, scheme="raw-unix") as t:
+                self.assertIn("scheme='raw-unix'", repr(t))
+                t.set_brightness(new)
+                self.assertEqual(t.state().brightness, new)
+                report = t.probe()
+            with self.assertRaises(hmx.InvalidArgumentError) as caught:
+                hmx.Thermostat(device.host, device.sn, key=self.key, scheme="rot13")
+            self.assertIn("raw-unix", caught.exception.message)
+        self.assertIsInstance(report, hmx.ProbeReport)
+        self.assertEqual(report, hmx.ProbeReport(parameter=23, value=str(new), lan_lock=True,
+                                                 cloud_lock=False, refused=("raw-2000",),
+                                                 skipped=(), accepted="raw-unix"))
+        with self.assertRaises(dataclasses.FrozenInstanceError):
+            report.accepted = None
+
+    def test_a_setpoint_a_whole_degree_unit_cannot_take(self):
+        """sx-standin lists 31 as int8: 21.5 is refused before anything is sent,
+        and so are controls that do not parse or that hmx does not set."""
+        with Device("--fixture", str(FIXTURES / "sx-standin.json")) as device:
+            with hmx.Thermostat(device.host, device.sn) as t:
+                t.parameters()  # the one request: the list the checks use
+                with self.assertRaises(hmx.InvalidArgumentError) as caught:
+                    t.set_setpoint(21.5)
+                self.assertIn("whole degrees", caught.exception.message)
+                for bad in ("mode=manual setpoint=21.5", "setpoint=warm", ""):
+                    self.assertRaises(hmx.InvalidArgumentError, t.control, bad)
+                self.assertRaises(hmx.InvalidArgumentError, t.control, "mode=manual", "setpoint=21.5")
+                self.assertRaises(hmx.InvalidArgumentError, t.control)
+                self.assertRaises(hmx.InvalidArgumentError, t.set_setpoint, float("nan"))
+                self.assertRaises(hmx.InvalidArgumentError, t.set_setpoint, 90)  # above its 45
+                self.assertRaises(hmx.InvalidArgumentError, t.set_brightness, 11)
+                self.assertRaises(hmx.InvalidArgumentError, t.set_brightness, 256)
+                with self.assertRaises(hmx.InvalidArgumentError) as caught:
+                    t.set_mode("away")  # named, but needs its own times
+                self.assertIn("needs its own times", caught.exception.message)
+                self.assertRaises(hmx.InvalidArgumentError, t.set_mode, "holiday")
+        self.assertEqual(device.env["HMX_DEVICE_REQUESTS"], "1")
+
+    def test_named_controls_are_applied(self):
+        with Device("--fixture", str(FIXTURES / "sx-standin.json")) as device:
+            with hmx.Thermostat(device.host, device.sn) as t:
+                t.control("mode=manual", "setpoint=22")
+                t.set_brightness(3)
+                t.set_child_lock(True)
+                t.set_power(False)
+                values = {p.id: p.value for p in t.parameters()}
+                self.assertEqual([values[i] for i in (2, 31, 23, 124, 125)], ["1", "22", "3", "1", "1"])
+                t.set_mode("schedule")
+                t.control("power=on, child_lock=off")
+                t.set_setpoint(23.0)
+                values = {p.id: p.value for p in t.parameters()}
+                state = t.state()
+        self.assertEqual([values[i] for i in (2, 31, 124, 125)], ["0", "23", "0", "0"])
+        self.assertEqual((state.powered, state.child_lock, state.brightness), (True, False, 3))
+
+    def test_the_handle(self):
+        with Device() as device:
+            t = hmx.Thermostat(device.host, device.sn, key=self.key, timeout=2)
+            self.assertNotIn(self.key, repr(t))
+            self.assertIn("key=<set>", repr(t))
+            with t:
+                self.assertIn("t.1", t.telemetry())
+            t.close()  # again: nothing
+            for call in (t.telemetry, t.state, t.parameters, t.device_time, t.probe,
+                         lambda: t.set_brightness(1), lambda: t.control("power=on")):
+                with self.assertRaises(hmx.InvalidArgumentError) as caught:
+                    call()
+                self.assertIn("closed", caught.exception.message)
+        # Checked when made, before anything is sent.
+        self.assertRaises(hmx.InvalidArgumentError, hmx.Thermostat, "http://127.0.0.1/x", "sn")
+        self.assertRaises(hmx.InvalidArgumentError, hmx.Thermostat, "127.0.0.1:9", "not a serial")
+        self.assertRaises(hmx.InvalidArgumentError, hmx.Thermostat, "127.0.0.1:9", "sn", timeout=0)
+
+    def test_names_come_from_the_library(self):
+        local = hmx.local
+        self.assertEqual([local.mode_name(c) for c in (0, 1, 3, 4, 5, 6)],
+                         ["schedule", "standby", "manual", "away", "temporary", "timer"])
+        self.assertEqual([local.control_type_name(c) for c in (0, 1, 2)], ["floor", "air", "extended"])
+        # An unnamed code stays the code.
+        self.assertEqual((local.mode_name(2), local.mode_name(99)), (2, 99))
+        self.assertEqual(local.control_type_name(7), 7)
+        self.assertEqual([f.name for f in dataclasses.fields(hmx.State)],
+                         [name for name, _ in hmx._ffi.STATE_FIELDS])
+        self.assertEqual(hmx.State(), hmx.State(*[None] * 13))
+
+    @unittest.skipUnless((SOURCE / "include" / "hmx.h").is_file(), "needs the source tree's header")
+    def test_the_state_structure_is_the_headers(self):
+        header = (SOURCE / "include" / "hmx.h").read_text()
+        body = re.search(r"typedef struct hmx_state \{(.*?)\} hmx_state;", header, re.S).group(1)
+        body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+        declared = re.findall(r"(\w+)\s+(\w+);", body)
+        c_names = {ctypes.c_bool: "bool", ctypes.c_double: "double", ctypes.c_int32: "int32_t",
+                   ctypes.c_uint8: "uint8_t", ctypes.c_uint32: "uint32_t"}
+        ours = [(c_names[ctype], name) for name, ctype in hmx._ffi.CState._fields_]
+        self.assertEqual(ours, declared)
+
+    def test_wrong_types_fail_before_any_foreign_call(self):
+        t = hmx.Thermostat("127.0.0.1:9", "sn")
+        calls = []
+
+        class Spy:
+            def __getattr__(self, name):
+                calls.append(name)
+                return getattr(real, name)
+
+        real = hmx._ffi.lib
+        hmx._ffi.lib = Spy()
+        try:
+            for case in (lambda: t.set_setpoint("21"), lambda: t.set_setpoint(True),
+                         lambda: t.set_power(1), lambda: t.set_child_lock("on"),
+                         lambda: t.set_brightness(3.0), lambda: t.set_brightness(True),
+                         lambda: t.set_mode(3), lambda: t.control("power=on", 5),
+                         lambda: hmx.Thermostat("h", "sn", scheme=1),
+                         lambda: hmx.Thermostat("h", "sn", timeout="5")):
+                with self.subTest(case=case), self.assertRaises(TypeError):
+                    case()
+            self.assertRaises(hmx.InvalidArgumentError, t.set_brightness, -1)
+            self.assertRaises(hmx.InvalidArgumentError, t.control, "power=on\0")
+        finally:
+            hmx._ffi.lib = real
+        self.assertEqual(calls, [])
+        t.close()
 
 
 class Errors(unittest.TestCase):

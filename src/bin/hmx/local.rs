@@ -1,15 +1,15 @@
-//! `hmx discover`, `hmx get`, `hmx set` and `hmx probe`: the thermostat on the LAN.
+//! `hmx discover` and `hmx get`, and what every command for one thermostat shares: finding it, its key, printing.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use hmx::TotpKey;
-use hmx::local::{self, Found, Listener, Thermostat, Written};
+use hmx::local::{self, Found, Listener, Thermostat};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::Failure;
 use crate::output::escape;
+use crate::{Failure, state};
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
@@ -23,7 +23,7 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 #[derive(clap::Args)]
 pub struct DiscoverArgs {
-    /// How long to listen; devices announce themselves about every 30 s
+    /// How long to listen, in seconds; devices announce themselves about every 30 s
     #[arg(long, value_name = "N", default_value = "35", value_parser = parse_seconds)]
     seconds: Duration,
     /// The UDP port the announcements go to
@@ -38,7 +38,8 @@ pub struct DiscoverArgs {
 #[derive(clap::Args)]
 pub struct DeviceArgs {
     /// The device: an IP address or name (optional :port), or its serial number,
-    /// which is then looked up by discovery on the LAN
+    /// which is then found by its announcement on the LAN (devices announce
+    /// about every 30 s, so that can take up to --discovery-seconds)
     #[arg(value_name = "HOST")]
     host: String,
     /// Its serial number (default: HOST, when HOST is a serial)
@@ -47,16 +48,20 @@ pub struct DeviceArgs {
     /// Bound on each request, in seconds
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
     timeout: Duration,
-    /// Where to listen for announcements when HOST is a serial
+    /// The UDP port to hear announcements on, when HOST is a serial
     #[arg(long, value_name = "P", default_value_t = local::DISCOVERY_PORT)]
     discovery_port: u16,
-    /// How long to listen for the serial's announcement
+    /// How long to wait for the serial's announcement, in seconds (devices
+    /// announce about every 30 s)
     #[arg(long, value_name = "N", default_value = "35", value_parser = parse_seconds)]
     discovery_seconds: Duration,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum What {
+    /// The state in °C and named values (from {"cmd":4} and {"cmd":1}); the table
+    /// shows 0.1 °C, --json every field exact, null where the unit reports nothing
+    State,
     /// Every parameter ({"cmd":1}): id, type code, value
     Params,
     /// Telemetry ({"cmd":4}), fields as sent
@@ -79,29 +84,7 @@ pub struct GetArgs {
     json: bool,
 }
 
-#[derive(clap::Args)]
-pub struct SetArgs {
-    #[command(flatten)]
-    device: DeviceArgs,
-    /// The device's TOTP key, to sign the write [env: HMX_TOTP_KEY; the
-    /// variable keeps it out of the process list]
-    #[arg(long, value_name = "KEY")]
-    key: Option<String>,
-    /// Parameters to write, e.g. 23=5 (brightness 5)
-    #[arg(value_name = "ID=VALUE", required = true)]
-    values: Vec<String>,
-}
-
-#[derive(clap::Args)]
-pub struct ProbeArgs {
-    #[command(flatten)]
-    device: DeviceArgs,
-    /// The device's TOTP key [env: HMX_TOTP_KEY]
-    #[arg(long, value_name = "KEY")]
-    key: Option<String>,
-}
-
-fn write_out(text: &str) -> Result<(), Failure> {
+pub fn write_out(text: &str) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -150,7 +133,11 @@ pub fn discover(args: DiscoverArgs) -> Result<(), Failure> {
 /// Waits for `sn`'s announcement and gives its address.
 fn find_serial(sn: &str, port: u16, within: Duration) -> Result<String, Failure> {
     let listener = Listener::bind(port).map_err(|e| Failure::hmx(&e, None))?;
-    eprintln!("hmx: looking for {sn} on the LAN (UDP port {port})");
+    eprintln!(
+        "hmx: looking for {sn} on the LAN (UDP port {port}; devices announce about every 30 s, \
+         waiting up to {} s)",
+        within.as_secs_f64()
+    );
     let deadline = Instant::now() + within;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match listener.next(left) {
@@ -174,7 +161,12 @@ fn find_serial(sn: &str, port: u16, within: Duration) -> Result<String, Failure>
 
 impl DeviceArgs {
     /// The client (its errors name the address themselves).
-    fn thermostat(&self) -> Result<Thermostat, Failure> {
+    pub fn thermostat(&self) -> Result<Thermostat, Failure> {
+        self.thermostat_at().map(|(t, _)| t)
+    }
+
+    /// The client, and the address it talks to (for the command's own messages).
+    pub fn thermostat_at(&self) -> Result<(Thermostat, String), Failure> {
         let serial = local::looks_like_serial(&self.host);
         let sn = match (&self.sn, serial) {
             (Some(sn), _) => sn.clone(),
@@ -189,12 +181,12 @@ impl DeviceArgs {
         let t = Thermostat::new(&host, &sn)
             .map_err(|e| Failure::hmx(&e, None))?
             .timeout(self.timeout);
-        Ok(t)
+        Ok((t, host))
     }
 }
 
 /// The key from `--key` or `HMX_TOTP_KEY`.
-fn key(flag: Option<String>) -> Result<Option<TotpKey>, Failure> {
+pub fn key(flag: Option<String>) -> Result<Option<TotpKey>, Failure> {
     let key = match flag {
         Some(k) => Some(Zeroizing::new(k)),
         None => match std::env::var_os("HMX_TOTP_KEY") {
@@ -209,7 +201,7 @@ fn key(flag: Option<String>) -> Result<Option<TotpKey>, Failure> {
     Ok(key.map(|k| TotpKey::new(k.to_string())))
 }
 
-fn parameters_text(list: &[local::Parameter], as_json: bool) -> String {
+pub fn parameters_text(list: &[local::Parameter], as_json: bool) -> String {
     if as_json {
         let rows: Vec<Value> = list
             .iter()
@@ -233,6 +225,14 @@ pub fn get(args: GetArgs) -> Result<(), Failure> {
     let t = args.device.thermostat()?;
     let fail = |e: hmx::Error| Failure::hmx(&e, None);
     let text = match args.what {
+        What::State => {
+            let s = t.state().map_err(fail)?;
+            if args.json {
+                state::json(&s)
+            } else {
+                state::table(&s)
+            }
+        }
         What::Params => parameters_text(&t.parameters().map_err(fail)?, args.json),
         What::Telemetry => {
             let fields = t.telemetry().map_err(fail)?;
@@ -287,46 +287,4 @@ pub fn get(args: GetArgs) -> Result<(), Failure> {
         }
     };
     write_out(&text)
-}
-
-pub fn set(args: SetArgs) -> Result<(), Failure> {
-    let values = args
-        .values
-        .iter()
-        .map(|pair| local::parse_assignment(pair))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Failure::usage(e.message()))?;
-    let key = key(args.key)?;
-    let mut t = args.device.thermostat()?;
-    if let Some(key) = key {
-        t = t.key(key);
-    }
-    match t.set(&values).map_err(|e| Failure::hmx(&e, None))? {
-        Written::Accepted => write_out("written\n"),
-        Written::Parameters(list) => write_out(&parameters_text(&list, false)),
-    }
-}
-
-pub fn probe(args: ProbeArgs) -> Result<(), Failure> {
-    let Some(key) = key(args.key)? else {
-        return Err(Failure::usage("give --key KEY (or set HMX_TOTP_KEY)"));
-    };
-    let t = args.device.thermostat()?;
-    let report = t.key(key).probe().map_err(|e| Failure::hmx(&e, None))?;
-    write_out(&format!(
-        "{report}\nPlease report this line with your model and firmware version: it settles the token scheme.\n"
-    ))?;
-    // Like a refused write: every scheme tried was refused (a wrong key, or a
-    // scheme hmx does not know). With LAN locking off nothing is tried and the
-    // report says so; any write is accepted then.
-    if report.accepted.is_none() && !report.refused.is_empty() {
-        return Err(Failure {
-            code: 7,
-            message: Some(format!(
-                "the device refused every token scheme tried ({}): check the key, or report this device",
-                report.refused.len()
-            )),
-        });
-    }
-    Ok(())
 }

@@ -3,11 +3,11 @@
 //!     hmx keys [EMAIL] [--base-url URL] [--ca-file PEM] [--timeout SECONDS]
 //!              [--serial SN] [--json] [--codes] [--token-file PATH]
 //!     hmx keys --demo [...]              # the built-in stand-in cloud (feature test-util)
-//!     hmx code KEY [--device-time N]     # the 9-digit token for a key, now or at N
-//!     hmx discover [--seconds N] [--port P] [--json]
-//!     hmx get HOST [--sn SN] (params|telemetry|time|schedule) [--json]
-//!     hmx set HOST [--sn SN] [--key KEY] ID=VALUE...   # key also from HMX_TOTP_KEY
-//!     hmx probe HOST [--sn SN] --key KEY
+//!     hmx code KEY [--device-time N] [--scheme NAME]   # the 9-digit token for a key, now or at N
+//!     hmx discover [--seconds N] [--port P] [--json]   # devices announce about every 30 s
+//!     hmx get HOST [--sn SN] (state|params|telemetry|time|schedule) [--json]
+//!     hmx set HOST [--sn SN] [--key KEY] [--scheme NAME] SETTING...   # setpoint=21.5, 23=5, ...
+//!     hmx probe HOST [--sn SN] --key KEY [--scheme NAME] [--json]      # key also from HMX_TOTP_KEY
 //!     hmx demo                           # the whole chain against stand-ins (feature test-util)
 //!
 //! Exit codes: 0 ok, 2 usage or bad argument, 3 auth, 4 network/timeout/TLS,
@@ -36,6 +36,9 @@ mod local;
 mod output;
 mod password;
 mod progress;
+mod scheme;
+mod state;
+mod write;
 
 /// Exit code for a usage error or an unusable argument (as clap's own).
 pub const EXIT_USAGE: u8 = 2;
@@ -59,14 +62,15 @@ enum Command {
     Keys(keys::Args),
     /// Print the 9-digit local-API token for a TOTP key
     Code(code::Args),
-    /// List the thermostats announcing themselves on the LAN
+    /// List the thermostats announcing themselves on the LAN (each about every 30 s)
     Discover(local::DiscoverArgs),
-    /// Read a thermostat's parameters, telemetry, clock or schedule
+    /// Read a thermostat's state, parameters, telemetry, clock or schedule
     Get(local::GetArgs),
-    /// Write parameters to a thermostat, signed with its key when given
-    Set(local::SetArgs),
+    /// Write settings to a thermostat in one request, signed with its key when given
+    #[command(after_help = write::SET_HELP)]
+    Set(write::SetArgs),
     /// Find which token scheme a locked thermostat accepts (writes a value back unchanged)
-    Probe(local::ProbeArgs),
+    Probe(write::ProbeArgs),
     /// Run the whole chain against stand-ins: cloud, keys, discovery, telemetry, a signed write
     Demo,
 }
@@ -110,7 +114,8 @@ impl Failure {
             K::Timeout => message.push_str("; --timeout SECONDS sets the bound"),
             K::Blocked => message.push_str(
                 "; give the device's key with --key or HMX_TOTP_KEY, and when a key is refused, \
-                 `hmx probe HOST --key KEY` finds the token scheme the firmware accepts",
+                 `hmx probe HOST --key KEY` finds the token scheme the firmware accepts \
+                 (then give it with --scheme NAME)",
             ),
             _ => {}
         }
@@ -155,8 +160,8 @@ fn main() -> ExitCode {
         Command::Code(args) => code::run(args),
         Command::Discover(args) => local::discover(args),
         Command::Get(args) => local::get(args),
-        Command::Set(args) => local::set(args),
-        Command::Probe(args) => local::probe(args),
+        Command::Set(args) => write::set(args),
+        Command::Probe(args) => write::probe(args),
         Command::Demo => demo(),
     };
     match result {

@@ -395,6 +395,17 @@ impl MockCloud {
     pub fn devices(&self) -> Vec<Value> {
         lock(&self.shared.devices).clone()
     }
+
+    /// Serves `devices` from now on (a unit bound again gets a new key).
+    pub fn set_devices(&self, devices: Vec<Value>) {
+        *lock(&self.shared.devices) = devices;
+    }
+
+    /// Forgets every token issued, as the cloud does when a session expires:
+    /// the next list with an old token is refused (401).
+    pub fn revoke_tokens(&self) {
+        lock(&self.shared.tokens).clear();
+    }
 }
 
 impl Drop for MockCloud {
