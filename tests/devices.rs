@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use hmx::local::Fixture;
+use hmx::local::{Fixture, Parameter, SETPOINT, SetpointScale, ValueType, find};
 use serde_json::{Map, Value};
 
 const HEAD: &str = "\
@@ -203,38 +203,41 @@ fn telemetry(f: &Fixture) -> String {
         .join("; ")
 }
 
-/// How a setpoint is scaled, from parameter 31's type code. (The other
-/// side of issue #20 adds `hmx::local::SetpointScale`; this table needs only
-/// the code's meaning, which is the same.)
-fn scale_of(type_code: u64) -> String {
-    match type_code {
-        3 => "°C×10 (int16)".into(),
-        1 => "whole °C (int8)".into(),
-        2 => "whole °C (uint8)".into(),
-        other => format!("unknown (type {other})"),
-    }
-}
-
+/// How the unit scales setpoints: `hmx::local::SetpointScale`, from the
+/// type code it lists for parameter 31, with that type's name.
 fn setpoint_scale(f: &Fixture) -> String {
     let Some(cmd1) = f.answer(1) else {
         return "unknown (cmd 1 not recorded)".into();
     };
-    match object(cmd1).and_then(|m| m.get("par").cloned()) {
-        Some(Value::Array(list)) => list
-            .iter()
-            .filter_map(Value::as_array)
-            .find(|entry| entry.first().and_then(Value::as_u64) == Some(31))
-            .map_or("none".into(), |entry| {
-                entry
-                    .get(1)
-                    .and_then(Value::as_u64)
-                    .map_or("unknown (no type code)".into(), scale_of)
-            }),
+    let list = match object(cmd1).and_then(|m| m.get("par").cloned()) {
+        Some(Value::Array(list)) => list,
         Some(Value::Object(values)) if values.contains_key("31") => {
-            "unknown (no type codes)".into()
+            return "unknown (no type codes)".into();
         }
-        Some(Value::Object(_)) => "none".into(),
-        _ => "unknown (no parameter list)".into(),
+        Some(Value::Object(_)) => return "none".into(),
+        _ => return "unknown (no parameter list)".into(),
+    };
+    // The list as the library reads it: [id, type code, value].
+    let parameters: Vec<Parameter> = list
+        .iter()
+        .filter_map(|entry| {
+            let entry = entry.as_array()?;
+            Some(Parameter {
+                id: u16::try_from(entry.first()?.as_u64()?).ok()?,
+                type_code: u8::try_from(entry.get(1)?.as_u64()?).ok()?,
+                value: entry.get(2)?.as_str()?.to_string(),
+            })
+        })
+        .collect();
+    let Some(listed) = find(&parameters, SETPOINT) else {
+        return "none".into();
+    };
+    let code = listed.type_code;
+    let type_name = ValueType::from_code(code).map_or(format!("type {code}"), |t| t.to_string());
+    match SetpointScale::of(&parameters) {
+        Some(SetpointScale::Tenths) => format!("°C×10 ({type_name})"),
+        Some(SetpointScale::Whole) => format!("whole °C ({type_name})"),
+        None => format!("unknown ({type_name})"),
     }
 }
 
