@@ -89,11 +89,42 @@ pub fn command_line(data: &[u8]) {
     let _ = local::parse_assignment(&assignment);
 }
 
+/// A fixture file (docs/FIXTURES.md): when it parses, it is written and read
+/// back (the same fixture: a file `hmx dump` writes must load as it was
+/// recorded), and its texts are redacted as a recording redacts them, with
+/// its own serial. (What the client makes of the answers is `api_answer`'s
+/// and `datagram`'s to fuzz.)
+pub fn fixture_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(fixture) = local::Fixture::from_json(text) else {
+        return;
+    };
+    let written = fixture.to_json();
+    // The round trip is the property under test: a difference is a bug, and
+    // the fuzzer must stop on it.
+    assert!(
+        local::Fixture::from_json(&written).ok().as_ref() == Some(&fixture),
+        "a fixture written by to_json reads back differently"
+    );
+    let masked = local::Fixture::mask_serial(&fixture.sn);
+    let texts = fixture
+        .answers
+        .values()
+        .chain(&fixture.announcement)
+        .chain(&fixture.write)
+        .chain(&fixture.block);
+    for text in texts {
+        let _ = local::redact_fixture_text(text, &fixture.sn, &[&masked, "secret-key"]);
+    }
+}
+
 /// One fuzz target: its name (its folder under `fuzz/corpus/`) and its entry point.
 pub type Target = (&'static str, fn(&[u8]));
 
 /// Every target.
-pub const TARGETS: [Target; 9] = [
+pub const TARGETS: [Target; 10] = [
     ("login_answer", login_answer),
     ("device_page", device_page),
     ("next_link", next_link),
@@ -103,6 +134,7 @@ pub const TARGETS: [Target; 9] = [
     ("datagram", datagram),
     ("command_line", command_line),
     ("framing", framing),
+    ("fixture_file", fixture_file),
 ];
 
 /// Bytes as a JSON answer between padding.

@@ -16,6 +16,7 @@
 mod address;
 mod control;
 mod discovery;
+mod fixture;
 mod gate;
 mod parameters;
 mod probe;
@@ -27,6 +28,7 @@ mod wire;
 pub use address::{DEFAULT_PORT, looks_like_serial};
 pub use control::{Control, MAX_BRIGHTNESS, parse_controls};
 pub use discovery::{DISCOVERY_PORT, DISCOVERY_WAIT, Found, Listener, Unreadable, discover};
+pub use fixture::{Fixture, Recording, SchemeRecord};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
     parse_assignment,
@@ -46,6 +48,10 @@ pub(crate) use {
     parameters::{parse_parameters, parse_schedule},
     wire::parse as parse_http_answer,
 };
+
+// The fuzz target for fixture files redacts as a recording does.
+#[cfg(feature = "fuzzing")]
+pub(crate) use fixture::redact as redact_fixture_text;
 
 use serde_json::{Map, Value};
 

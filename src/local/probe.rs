@@ -2,8 +2,12 @@
 
 use std::fmt;
 
+use zeroize::Zeroizing;
+
+use super::fixture::redact;
 use super::parameters::{self, BRIGHTNESS, CLOUD_LOCK, LAN_LOCK};
 use super::parameters::{Parameter, ValueType};
+use super::session::WriteTrace;
 use super::thermostat::Thermostat;
 use crate::error::{Error, ErrorKind};
 use crate::totp::{Scheme, base32_decode};
@@ -32,6 +36,19 @@ pub struct ProbeReport {
     /// LAN locking is off (then nothing is written: any write is accepted, so
     /// a probe could tell nothing).
     pub accepted: Option<Scheme>,
+    /// Each signed write's scheme and the device time it was signed with, in
+    /// order (a write sent again after a busy answer is signed afresh). No
+    /// tokens: with the key, [`Fixture::record`](super::Fixture::record)
+    /// computes them to keep them out of a fixture.
+    pub signed: Vec<(Scheme, u32)>,
+    /// The accepted write's answer, exact text, as a fixture's `write`;
+    /// `None` when nothing was accepted. Any token the probe sent is replaced
+    /// by `<redacted>`.
+    pub write_answer: Option<String>,
+    /// The first refusal's answer (`{"success":"block"}` on most units),
+    /// exact text, as a fixture's `block`; `None` when nothing was refused.
+    /// Any token the probe sent is replaced by `<redacted>`.
+    pub block_answer: Option<String>,
 }
 
 impl fmt::Display for ProbeReport {
@@ -134,6 +151,9 @@ impl Thermostat {
             refused: Vec::new(),
             skipped: Vec::new(),
             accepted: None,
+            signed: Vec::new(),
+            write_answer: None,
+            block_answer: None,
         };
         if report.lan_lock == Some(false) {
             return Ok(report);
@@ -147,16 +167,24 @@ impl Thermostat {
                 report.skipped.push(scheme);
                 continue;
             }
-            match self
+            let mut trace = WriteTrace::default();
+            let result = self
                 .clone()
                 .scheme(scheme)
-                .set(&[(parameter, &report.value)])
-            {
+                .set_traced(&[(parameter, &report.value)], &mut trace);
+            report.signed.extend_from_slice(&trace.signed);
+            match result {
                 Ok(_) => {
                     report.accepted = Some(scheme);
+                    report.write_answer = trace.answer;
                     break;
                 }
-                Err(e) if e.kind() == ErrorKind::Blocked => report.refused.push(scheme),
+                Err(e) if e.kind() == ErrorKind::Blocked => {
+                    report.refused.push(scheme);
+                    if report.block_answer.is_none() {
+                        report.block_answer = trace.answer;
+                    }
+                }
                 Err(e) => {
                     return Err(Error::new(
                         e.kind(),
@@ -167,6 +195,20 @@ impl Thermostat {
                         ),
                     ));
                 }
+            }
+        }
+        // The unit's answers are kept for a fixture, without any token that
+        // went out (a unit could echo one, or the next one: all of them).
+        let tokens: Vec<Zeroizing<String>> = report
+            .signed
+            .iter()
+            .filter_map(|(s, time)| s.code(key.as_bytes(), *time).ok())
+            .map(|code| Zeroizing::new(code.to_string()))
+            .collect();
+        let tokens: Vec<&str> = tokens.iter().map(|t| t.as_str()).collect();
+        for answer in [&mut report.write_answer, &mut report.block_answer] {
+            if let Some(text) = answer.as_mut() {
+                *text = redact(text, "", &tokens);
             }
         }
         Ok(report)

@@ -46,6 +46,36 @@ pub(super) struct Session<'a> {
     pub(super) last_end: MutexGuard<'a, Option<Instant>>,
     /// Whether the last request went out whole (so the device may have acted on it).
     pub(super) sent: bool,
+    /// The body of the last answer with a 2xx status, as it arrived (`None`
+    /// after a request that got none): what a fixture records.
+    pub(super) last_body: Option<Zeroizing<Vec<u8>>>,
+}
+
+/// A read's answer as it arrived, for recording a unit ([`Fixture::record`](super::Fixture::record)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RawAnswer {
+    /// The body exactly as sent, padding included (bytes that are not UTF-8,
+    /// possible only when it is not JSON, become U+FFFD).
+    pub(crate) text: String,
+    /// The answer object; `None` when the body is not one JSON object (empty,
+    /// cut off, not JSON, or another JSON value).
+    pub(crate) object: Option<Map<String, Value>>,
+}
+
+/// What a write sent and got, for the probe: the answer's text, and the
+/// scheme and device time of each signed attempt (no tokens: whoever needs
+/// them computes them from the key).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WriteTrace {
+    /// The body of the write's answer as it arrived, when one arrived with a 2xx status.
+    pub(crate) answer: Option<String>,
+    /// Each signed attempt's scheme and device time, in order.
+    pub(crate) signed: Vec<(Scheme, u32)>,
+}
+
+/// A body as text for a fixture: answers are JSON, so UTF-8.
+fn body_text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
 }
 
 impl Session<'_> {
@@ -62,6 +92,7 @@ impl Session<'_> {
 
     /// Sends `body` once (after pacing) and sorts out the answer.
     fn send_once(&mut self, body: &[u8], what: &str) -> Result<Answer, Error> {
+        self.last_body = None;
         self.pace();
         let mut sent = false;
         let result = wire::post(&self.t.authority, body, self.t.timeout, what, &mut sent);
@@ -74,7 +105,9 @@ impl Session<'_> {
                 .with_status(reply.status);
             return Err(if transient { e.transient() } else { e });
         }
-        let answer = match framing::json_value(&reply.body) {
+        let framed = framing::json_value(&reply.body);
+        self.last_body = Some(reply.body);
+        let answer = match framed {
             Framed::Value(Value::Object(map)) => map,
             Framed::Value(_) => {
                 return Err(Error::protocol(format!(
@@ -117,6 +150,37 @@ impl Session<'_> {
         what: &str,
     ) -> Result<Map<String, Value>, Error> {
         self.exchange_with(kind, what, |_| Ok(Zeroizing::new(body.to_vec())))
+    }
+
+    /// `{"cmd":N}` for a recording: the answer's exact text with its object,
+    /// retried as reads are. When the last try got a 2xx body that is not
+    /// one JSON object (the unit answers so: the MS example's cmd 3 has a
+    /// brace too many), that body is the answer instead of an error; every
+    /// other failure (busy every time, no answer, another unit's serial, a
+    /// refusal, an HTTP error) stays one.
+    pub(super) fn read_raw(&mut self, cmd: u8) -> Result<RawAnswer, Error> {
+        let body = format!(r#"{{"cmd":{cmd}}}"#);
+        let result = self.exchange(body.as_bytes(), Kind::Read, &format!("cmd {cmd}"));
+        let arrived = self.last_body.take();
+        match (result, arrived) {
+            (Ok(object), Some(arrived)) => Ok(RawAnswer {
+                text: body_text(&arrived),
+                object: Some(object),
+            }),
+            (Err(e), Some(arrived)) => match framing::json_value(&arrived) {
+                // An object here was refused for what it says (busy, block, another sn).
+                Framed::Value(Value::Object(_)) => Err(e),
+                _ => Ok(RawAnswer {
+                    text: body_text(&arrived),
+                    object: None,
+                }),
+            },
+            (Err(e), None) => Err(e),
+            // An answer object always comes with its body.
+            (Ok(_), None) => Err(self.t.context(Error::protocol(format!(
+                "cmd {cmd}: the answer's body was not kept"
+            )))),
+        }
     }
 
     /// Sends what `make` builds (afresh for every attempt, so a signed write
@@ -210,26 +274,49 @@ impl Session<'_> {
         data: &Map<String, Value>,
         scheme: Scheme,
     ) -> Result<Map<String, Value>, Error> {
+        self.write_traced(data, scheme, &mut WriteTrace::default())
+    }
+
+    /// [`write`](Session::write), noting in `trace` each signed attempt and
+    /// the answer's text (the write's own answer, when it came: the clock
+    /// reads before it are not kept).
+    pub(super) fn write_traced(
+        &mut self,
+        data: &Map<String, Value>,
+        scheme: Scheme,
+        trace: &mut WriteTrace,
+    ) -> Result<Map<String, Value>, Error> {
         check_data(data)?;
         let t = self.t;
         let Some(key) = &t.key else {
             let body = body(&t.sn, None, data);
-            return self
+            let result = self
                 .exchange(&body, Kind::Write, "write")
                 .map_err(|e| explain_block(e, "no key is set"));
+            trace.answer = self.last_body.take().map(|b| body_text(&b));
+            return result;
         };
         let mut signed_at = 0;
-        self.exchange_with(Kind::Write, "signed write", |session| {
-            let (time, body) = session.sign(key, scheme, data)?;
-            signed_at = time;
-            Ok(body)
-        })
-        .map_err(|e| {
-            explain_block(
-                e,
-                &format!("signed with scheme {scheme} at device time {signed_at}"),
-            )
-        })
+        let mut written = false;
+        let result = self
+            .exchange_with(Kind::Write, "signed write", |session| {
+                written = false;
+                let (time, body) = session.sign(key, scheme, data)?;
+                signed_at = time;
+                trace.signed.push((scheme, time));
+                written = true;
+                Ok(body)
+            })
+            .map_err(|e| {
+                explain_block(
+                    e,
+                    &format!("signed with scheme {scheme} at device time {signed_at}"),
+                )
+            });
+        // Before the write went out, the last body is a clock read's.
+        let last = self.last_body.take();
+        trace.answer = last.filter(|_| written).map(|b| body_text(&b));
+        result
     }
 
     /// Reads the clock and signs `data`, ready to send: the pacing wait is

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::address::authority;
 use super::gate::Gate;
 use super::parameters::{self, Parameter, Schedule};
-use super::session::{Kind, Session, check_data};
+use super::session::{Kind, RawAnswer, Session, WriteTrace, check_data};
 use crate::error::Error;
 use crate::secret::TotpKey;
 use crate::sync::lock;
@@ -217,6 +217,16 @@ impl Thermostat {
     /// A write is sent again only after the device answered busy; after an
     /// empty or cut-off answer it may have acted, so the error says so instead.
     pub fn set<V: fmt::Display>(&self, values: &[(u16, V)]) -> Result<Written, Error> {
+        self.set_traced(values, &mut WriteTrace::default())
+    }
+
+    /// [`set`](Thermostat::set), noting what was sent and answered in
+    /// `trace` (for the probe, which keeps the unit's answers).
+    pub(super) fn set_traced<V: fmt::Display>(
+        &self,
+        values: &[(u16, V)],
+        trace: &mut WriteTrace,
+    ) -> Result<Written, Error> {
         if values.is_empty() {
             return Err(Error::invalid("nothing to write"));
         }
@@ -252,7 +262,7 @@ impl Thermostat {
         }
         let mut data = Map::new();
         data.insert("par".into(), Value::Array(par));
-        let answer = self.session().write(&data, self.scheme)?;
+        let answer = self.session().write_traced(&data, self.scheme, trace)?;
         match answer.get("success").and_then(Value::as_str) {
             Some("true") => return Ok(Written::Accepted),
             Some(other) => {
@@ -296,6 +306,14 @@ impl Thermostat {
         self.session().write(&data, self.scheme)
     }
 
+    /// `{"cmd":N}` (any N), paced and retried as reads are, keeping the
+    /// answer's exact text: what a fixture records. An answer that is not
+    /// one JSON object is returned as text, not refused (see
+    /// [`Session::read_raw`]).
+    pub(crate) fn read_raw(&self, cmd: u8) -> Result<RawAnswer, Error> {
+        self.session().read_raw(cmd)
+    }
+
     pub(super) fn read(&self, cmd: u8) -> Result<Map<String, Value>, Error> {
         let body = format!(r#"{{"cmd":{cmd}}}"#);
         self.session()
@@ -309,6 +327,7 @@ impl Thermostat {
             t: self,
             last_end: lock(&self.gate.last_end),
             sent: false,
+            last_body: None,
         }
     }
 

@@ -1,53 +1,12 @@
-//! [`Fixture`]: what one real unit answers, as a file the stand-in thermostat replays (docs/FIXTURES.md).
+//! What the stand-in thermostat needs from a [`Fixture`] beyond reading the file: the parameter list it checks writes against, and how it answers one.
 //!
-//! Here, behind `test-util`, because only the stand-in and the tests read
-//! fixtures today; a future `hmx dump` that writes them would move the type
-//! into the library proper.
+//! The type itself is the library's ([`hmx::local::Fixture`](crate::local::Fixture)),
+//! since `Fixture::record` writes fixtures from live units; it is
+//! re-exported here so that `hmx::testing::Fixture` keeps working.
 
-use std::collections::BTreeMap;
-use std::io;
-use std::path::Path;
-
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// One unit: its model, where the answers come from, and each answer as the exact text it sent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fixture {
-    /// `hw` as the unit announces it (`sx`, `ax`, `oz`, `az`, `ms`, `D2W`, …).
-    pub model: String,
-    /// The firmware version, when the source names one.
-    pub firmware: Option<String>,
-    /// Where the answers come from: a capture from a unit, or the vendor's documented examples.
-    pub source: String,
-    /// The serial, masked except a prefix; every serial in the answers is this one.
-    pub sn: String,
-    /// The token scheme the unit accepted and how that was established; `None`: unknown.
-    pub scheme: Option<SchemeRecord>,
-    /// The discovery datagram (UDP 23500), exact text.
-    pub announcement: Option<String>,
-    /// `cmdN` → the exact text answered to `{"cmd":N}`. A command missing here
-    /// was not recorded (or the unit lacks it): the stand-in answers `{}`.
-    pub answers: BTreeMap<String, String>,
-    /// The answer to an accepted parameter write, exact text; `None`: unknown.
-    pub write: Option<String>,
-    /// The answer while LAN locking refuses a request; `None`: unknown.
-    pub block: Option<String>,
-    /// What to know about the source and the answers.
-    #[serde(default)]
-    pub notes: Option<String>,
-}
-
-/// Which token scheme a unit accepted for signed writes, and how that is known.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SchemeRecord {
-    /// A [`Scheme`](crate::totp::Scheme) name: `raw-2000`, `raw-unix`, `base32-2000`, `base32-unix`.
-    pub name: String,
-    /// How it was established (e.g. "hmx probe on the unit, firmware 2.4").
-    pub established: String,
-}
+pub use crate::local::{Fixture, SchemeRecord};
 
 /// How a unit answers an accepted write.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,23 +17,9 @@ pub enum WriteForm {
     Text(String),
 }
 
+/// The stand-in's reading of a fixture (feature `test-util`).
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 impl Fixture {
-    /// Reads a fixture file.
-    pub fn load(path: impl AsRef<Path>) -> io::Result<Fixture> {
-        let text = std::fs::read_to_string(path)?;
-        Fixture::from_json(&text)
-    }
-
-    /// Parses a fixture.
-    pub fn from_json(text: &str) -> io::Result<Fixture> {
-        serde_json::from_str(text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-    }
-
-    /// The recorded answer to `{"cmd":cmd}`.
-    pub fn answer(&self, cmd: u64) -> Option<&str> {
-        self.answers.get(&format!("cmd{cmd}")).map(String::as_str)
-    }
-
     /// The `cmd1` answer as a JSON object, when it is one.
     pub fn cmd1_object(&self) -> Option<Map<String, Value>> {
         match serde_json::from_str(self.answer(1)?) {

@@ -324,7 +324,8 @@ impl MockThermostat {
 
     /// Starts a stand-in answering as the unit in the fixture file at `path`, unlocked.
     pub fn from_fixture(path: impl AsRef<std::path::Path>) -> io::Result<MockThermostat> {
-        let fixture = Fixture::load(path)?;
+        let fixture = Fixture::load(path)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.message().to_string()))?;
         MockThermostat::builder().fixture(&fixture).start()
     }
 
