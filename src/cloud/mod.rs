@@ -11,11 +11,16 @@ mod transport;
 pub use builder::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Roots};
 pub use client::{Client, MAX_PAGES};
 pub use device::{Device, find_device};
+// What the property tests and the fuzz targets call.
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use {
     device::parse_page,
-    drf::{auth_error, server_words, status_error, token_from_reply, wait_from_body},
+    drf::{server_words, token_from_reply},
     origin::BaseUrl,
+};
+#[cfg(feature = "fuzzing")]
+pub(crate) use {
+    drf::{auth_error, status_error, wait_from_body},
     proxy::ProxyUrl,
 };
 

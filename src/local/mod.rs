@@ -41,13 +41,14 @@ pub use state::{
 pub use thermostat::{
     DEFAULT_MIN_INTERVAL, DEFAULT_TIMEOUT, RETRIES, RETRY_BACKOFF, Thermostat, Written,
 };
+// What the property tests and the fuzz targets call.
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use {
-    address::authority,
     discovery::parse_announcement,
     parameters::{parse_parameters, parse_schedule},
-    wire::parse as parse_http_answer,
 };
+#[cfg(feature = "fuzzing")]
+pub(crate) use {address::authority, wire::parse as parse_http_answer};
 
 // The fuzz target for fixture files redacts as a recording does.
 #[cfg(feature = "fuzzing")]
