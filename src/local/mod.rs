@@ -4,7 +4,8 @@
 //! and writes parameters, one request at a time with a quiet interval
 //! between requests, retrying what a busy or wedged device answers and
 //! signing writes with the device's own clock when a key is set.
-//! [`discover`] finds devices by the UDP announcements they broadcast.
+//! [`discover`] finds devices by the UDP announcements they broadcast;
+//! [`sweep`] asks every address of a range instead.
 //! [`sign_request`] only builds a signed body, for callers with their own
 //! HTTP client.
 //!
@@ -21,12 +22,15 @@ mod parameters;
 mod probe;
 mod session;
 mod state;
+mod sweep;
 mod thermostat;
 mod wire;
 
 pub use address::{DEFAULT_PORT, looks_like_serial};
 pub use control::{Control, MAX_BRIGHTNESS, parse_controls};
-pub use discovery::{DISCOVERY_PORT, DISCOVERY_WAIT, Found, Listener, Unreadable, discover};
+pub use discovery::{
+    DISCOVERY_PORT, DISCOVERY_WAIT, Found, FoundBy, Listener, Unreadable, discover,
+};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
     parse_assignment,
@@ -35,6 +39,10 @@ pub use probe::{PROBE_PARAMETERS, ProbeReport};
 pub use state::{
     CHILD_LOCK, CONTROL, ControlType, LOAD_POWER, MANUAL_FLOOR, MODE, Mode, POWER_OFF, SETPOINT,
     SetpointScale, State,
+};
+pub use sweep::{
+    MAX_SWEEP_ADDRESSES, MAX_SWEEP_CONCURRENCY, SWEEP_CONCURRENCY, SWEEP_TIMEOUT, SweepOptions,
+    SweepReport, sweep, sweep_addresses, sweep_report,
 };
 pub use thermostat::{
     DEFAULT_MIN_INTERVAL, DEFAULT_TIMEOUT, RETRIES, RETRY_BACKOFF, Thermostat, Written,
