@@ -91,13 +91,19 @@ fn main() {
         std::thread::sleep(interval);
     }
     for u in &units {
-        assert_eq!(u.stats().writes_applied, rounds * if u.sn() == sns[0] { 2 } else { 1 });
+        assert_eq!(
+            u.stats().writes_applied,
+            rounds * if u.sn() == sns[0] { 2 } else { 1 }
+        );
     }
     let (one, all) = (median(one), median(all));
     println!();
     println!("| write | devices | median | requests each |");
     println!("|---|---:|---:|---:|");
-    println!("| one device by name (`Site::control`) | 1 | {} | 3 |", secs(one));
+    println!(
+        "| one device by name (`Site::control`) | 1 | {} | 3 |",
+        secs(one)
+    );
     println!(
         "| every device at once (`Site::call_many`) | {devices} | {} | 3 |",
         secs(all)

@@ -16,7 +16,9 @@ pub const DISCOVERY_PORT: u16 = 23500;
 /// Largest announcement read; longer datagrams are cut and then fail to parse.
 const MAX_PACKET: usize = 2048;
 
-/// One device heard on the LAN, from its newest announcement.
+/// One device found on the LAN: heard in its newest announcement
+/// ([`discover`]), or answering a [`sweep`](super::sweep) (then `by` says so,
+/// `packet` is its telemetry and `hw`, `cloud` and `connection` are `None`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
     /// Serial number (30 hex characters on known devices).
@@ -35,8 +37,20 @@ pub struct Found {
     pub wifi: Option<i32>,
     /// The newest announcement object, every member as sent.
     pub packet: Map<String, Value>,
-    /// Announcements heard from this device while listening.
+    /// Announcements heard from this device while listening (1 for a sweep's answer).
     pub seen: usize,
+    /// How hmx found it.
+    pub by: FoundBy,
+}
+
+/// How a [`Found`] device was found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FoundBy {
+    /// Its UDP announcement was heard ([`discover`], [`Listener`]).
+    #[default]
+    Announcement,
+    /// It answered `{"cmd":4}` on its HTTP port ([`sweep`](super::sweep)).
+    Sweep,
 }
 
 /// How long to listen to hear every device once: units announce about every
@@ -250,6 +264,7 @@ pub(crate) fn parse_announcement(bytes: &[u8], ip: IpAddr) -> Result<Found, Stri
         wifi,
         seen: 1,
         packet,
+        by: FoundBy::Announcement,
     })
 }
 

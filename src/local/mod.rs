@@ -4,7 +4,8 @@
 //! and writes parameters, one request at a time with a quiet interval
 //! between requests, retrying what a busy or wedged device answers and
 //! signing writes with the device's own clock when a key is set.
-//! [`discover`] finds devices by the UDP announcements they broadcast.
+//! [`discover`] finds devices by the UDP announcements they broadcast;
+//! [`sweep`] asks every address of a range instead.
 //! [`sign_request`] only builds a signed body, for callers with their own
 //! HTTP client.
 //!
@@ -22,12 +23,15 @@ mod parameters;
 mod probe;
 mod session;
 mod state;
+mod sweep;
 mod thermostat;
 mod wire;
 
 pub use address::{DEFAULT_PORT, looks_like_serial};
 pub use control::{Control, MAX_BRIGHTNESS, parse_controls};
-pub use discovery::{DISCOVERY_PORT, DISCOVERY_WAIT, Found, Listener, Unreadable, discover};
+pub use discovery::{
+    DISCOVERY_PORT, DISCOVERY_WAIT, Found, FoundBy, Listener, Unreadable, discover,
+};
 pub use fixture::{Fixture, Recording, SchemeRecord};
 pub use parameters::{
     BRIGHTNESS, CLOUD_LOCK, LAN_LOCK, Parameter, Period, Schedule, ValueType, find,
@@ -38,17 +42,21 @@ pub use state::{
     CHILD_LOCK, CONTROL, ControlType, LOAD_POWER, MANUAL_FLOOR, MODE, Mode, POWER_OFF, SETPOINT,
     SetpointScale, State,
 };
+pub use sweep::{
+    MAX_SWEEP_ADDRESSES, MAX_SWEEP_CONCURRENCY, SWEEP_CONCURRENCY, SWEEP_TIMEOUT, SweepOptions,
+    SweepReport, sweep, sweep_addresses, sweep_report,
+};
 pub use thermostat::{
     DEFAULT_MIN_INTERVAL, DEFAULT_TIMEOUT, RETRIES, RETRY_BACKOFF, Thermostat, Written,
 };
 // What the property tests and the fuzz targets call.
+#[cfg(feature = "fuzzing")]
+pub(crate) use {address::authority, wire::parse as parse_http_answer};
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use {
     discovery::parse_announcement,
     parameters::{parse_parameters, parse_schedule},
 };
-#[cfg(feature = "fuzzing")]
-pub(crate) use {address::authority, wire::parse as parse_http_answer};
 
 // The fuzz target for fixture files redacts as a recording does.
 #[cfg(feature = "fuzzing")]

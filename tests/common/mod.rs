@@ -1,12 +1,14 @@
 //! Helpers shared by the integration tests: the built artifacts, and what the
 //! stand-ins serve. By concern: [`c`] (C programs and valgrind), [`net`]
-//! (addresses, the routing proxy, announcers), [`procs`] (running programs and
-//! the `hmx` command), [`pty`] (a pseudo-terminal), [`secrets`] (pieces of a
-//! secret in a message), [`socks`] (a real SOCKS5 server behind a recorder).
+//! (addresses, the routing proxy, announcers), [`netns`] (a LAN of network
+//! namespaces), [`procs`] (running programs and the `hmx` command), [`pty`]
+//! (a pseudo-terminal), [`secrets`] (pieces of a secret in a message),
+//! [`socks`] (a real SOCKS5 server behind a recorder).
 #![allow(dead_code)]
 
 pub mod c;
 pub mod net;
+pub mod netns;
 pub mod procs;
 pub mod pty;
 pub mod secrets;
