@@ -439,3 +439,170 @@ fn many_devices_at_once_each_with_its_own_result() {
         started.elapsed()
     );
 }
+
+/// The site on a LAN of network namespaces (tests/common/netns.rs): stand-in
+/// thermostats on 192.0.2.0/24 announcing with real subnet broadcasts and
+/// answering on port 80, the site and the stand-in cloud in the host namespace.
+mod on_a_lan {
+    use super::*;
+    use crate::common::netns::{ANNOUNCE_PORT, DeviceSpec, Lan};
+    use hmx::local::SweepOptions;
+
+    /// Runs the whole scenario inside the host namespace, where the site lives.
+    #[test]
+    fn sync_moves_new_keys_wedged_units_and_a_sweep() {
+        let Some(mut lan) = Lan::new() else {
+            return;
+        };
+        let cloud_devices = demo_devices(3);
+        let segment = lan.segment("192.0.2.1/24");
+        let spec = |d: &Value, key: &str| {
+            DeviceSpec::new(d["sn"].as_str().unwrap(), "sx").args(&["--locked", key])
+        };
+        let ids: Vec<_> = cloud_devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                lan.device(
+                    segment,
+                    &format!("192.0.2.{}/24", 10 + i),
+                    spec(d, &key_of(d)),
+                )
+            })
+            .collect();
+        let dir = std::env::temp_dir().join(format!("hmx-site-netns-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("site.json");
+        // Not dropped on a panic (that would wait for its accept loop, which
+        // only a connection from inside the host namespace wakes): see the end.
+        let cloud = std::mem::ManuallyDrop::new(lan.in_host(|| {
+            MockCloud::builder()
+                .devices(cloud_devices.clone())
+                .start()
+                .unwrap()
+        }));
+        let site = |password: bool| {
+            let site = Site::open(&path)
+                .unwrap()
+                .cloud(cloud.client())
+                .discovery(ANNOUNCE_PORT, Duration::from_millis(1500))
+                .timeout(Duration::from_millis(800), Duration::from_millis(200));
+            if password {
+                site.password(DEMO_PASSWORD.into())
+            } else {
+                site
+            }
+        };
+
+        // Sync: every device joined with its key, at its real address (port 80).
+        let report = lan.in_host(|| site(true).sync(Some(DEMO_EMAIL)).unwrap());
+        assert_eq!(report.joined.len(), 3, "{report:?}");
+        let synced = Site::open(&path).unwrap();
+        for (i, d) in synced.devices().iter().enumerate() {
+            assert_eq!(
+                d.address.as_deref(),
+                Some(format!("192.0.2.{}", 10 + i).as_str())
+            );
+            assert_eq!(d.key().unwrap().as_str(), key_of(&cloud_devices[i]));
+            assert_eq!(d.hw.as_deref(), Some("sx"));
+        }
+        cloud.reset_stats();
+        lan.in_host(|| site(false).state("living").unwrap());
+        assert_eq!(
+            cloud.stats().requests,
+            0,
+            "a saved site reads without the cloud"
+        );
+
+        // Moved: reached by name with one rediscovery, the site updated.
+        lan.move_device(ids[2], "192.0.2.30/24");
+        let state = lan.in_host(|| site(false).state("bathroom"));
+        assert!(state.is_ok(), "{state:?}");
+        let moved = Site::open(&path).unwrap();
+        assert_eq!(
+            moved.get("bathroom").unwrap().address.as_deref(),
+            Some("192.0.2.30")
+        );
+
+        // Key changed: the unit bound again, the write signed with the key fetched again.
+        let mut changed = cloud.devices();
+        changed[0]["totp_key"] = "REBOUNDKEY234567".into();
+        cloud.set_devices(changed.clone());
+        lan.restart_device(ids[0], spec(&changed[0], "REBOUNDKEY234567"));
+        let written = lan.in_host(|| site(false).control("living", &[Control::Brightness(3)]));
+        assert!(written.is_ok(), "{written:?}");
+        assert_eq!(
+            Site::open(&path)
+                .unwrap()
+                .get("living")
+                .unwrap()
+                .key()
+                .unwrap()
+                .as_str(),
+            "REBOUNDKEY234567"
+        );
+
+        // Wedged: silent three times in a row (not heard either), then named so.
+        lan.silence(ids[1]);
+        for n in 1..=3 {
+            let e = lan.in_host(|| site(false).state("kitchen")).unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Network),
+                "{e}"
+            );
+            assert_eq!(
+                e.message().contains("looks wedged"),
+                n == 3,
+                "call {n}: {e}"
+            );
+        }
+        // Back: once the host's neighbour entry for it has recovered (a few
+        // seconds after a link comes up), one success resets the count.
+        lan.wake(ids[1]);
+        let back = std::time::Instant::now();
+        while let Err(e) = lan.in_host(|| site(false).state("kitchen")) {
+            assert!(back.elapsed() < Duration::from_secs(30), "not back: {e}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert_eq!(
+            Site::open(&path)
+                .unwrap()
+                .get("kitchen")
+                .unwrap()
+                .health
+                .failures,
+            0
+        );
+
+        // A sweep of the test subnet finds every device without listening.
+        let swept_path = dir.join("swept.json");
+        let report = lan.in_host(|| {
+            Site::open(&swept_path)
+                .unwrap()
+                .cloud(cloud.client())
+                .password(DEMO_PASSWORD.into())
+                .sync_sweep(
+                    Some(DEMO_EMAIL),
+                    &["192.0.2.0/24"],
+                    &SweepOptions::default()
+                        .timeout(Duration::from_millis(500))
+                        .concurrency(128),
+                )
+                .unwrap()
+        });
+        assert_eq!(report.joined.len(), 3, "{report:?}");
+        let swept = Site::open(&swept_path).unwrap();
+        let mut addresses: Vec<_> = swept
+            .devices()
+            .iter()
+            .filter_map(|d| d.address.clone())
+            .collect();
+        addresses.sort();
+        assert_eq!(addresses, ["192.0.2.10", "192.0.2.11", "192.0.2.30"]);
+        // Stopped where it listens: its accept loop is woken by a connection
+        // from inside the host namespace.
+        let cloud = std::mem::ManuallyDrop::into_inner(cloud);
+        lan.in_host(move || drop(cloud));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use super::{Account, Site, SiteDevice, unix_now};
 use crate::cloud::{Client, Device};
 use crate::error::{Error, ErrorKind};
-use crate::local::{self, Found};
+use crate::local::{self, Found, SweepOptions};
 use crate::serial::same_serial;
 
 /// What a sync found, by serial number (serde: these members).
@@ -46,7 +46,25 @@ impl Site {
     pub fn sync(&mut self, email: Option<&str>) -> Result<SyncReport, Error> {
         let logged_in = self.refresh_keys(email)?;
         let found = local::discover(self.discovery_port, self.discovery_wait)?;
-        self.join_lan(&found, true);
+        self.finish_sync(logged_in, &found)
+    }
+
+    /// [`sync`](Site::sync), finding the devices by asking every address of
+    /// `targets` (see [`local::sweep`]: `192.168.1.0/24`, addresses, names)
+    /// instead of listening; only where the caller points, never beyond.
+    pub fn sync_sweep<S: AsRef<str>>(
+        &mut self,
+        email: Option<&str>,
+        targets: &[S],
+        options: &SweepOptions,
+    ) -> Result<SyncReport, Error> {
+        let logged_in = self.refresh_keys(email)?;
+        let found = local::sweep(targets, options)?;
+        self.finish_sync(logged_in, &found)
+    }
+
+    fn finish_sync(&mut self, logged_in: bool, found: &[Found]) -> Result<SyncReport, Error> {
+        self.join_lan(found, true);
         self.save()?;
         let mut report = SyncReport {
             logged_in,

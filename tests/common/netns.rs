@@ -399,6 +399,15 @@ impl Lan {
             .expect("the stand-in was running and stopped when asked")
     }
 
+    /// The unit is bound again or reflashed: its stand-in stops and starts
+    /// again in place (same namespace, interface and address) as `spec`.
+    pub fn restart_device(&mut self, id: DeviceId, spec: DeviceSpec) -> DeviceCounts {
+        let counts = self.stop_device(id);
+        self.devices[id.0].spec = spec;
+        self.start(id.0);
+        counts
+    }
+
     /// The device "moves" as after a power cut that brought a new DHCP
     /// lease: its stand-in stops, its interface gets `cidr` (such as
     /// `192.0.2.30/24`, in the same segment) instead of the old address, and
