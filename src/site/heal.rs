@@ -186,7 +186,10 @@ impl Site {
         for a in &mut attempts {
             self.record_health(a);
         }
-        self.save()?;
+        // A query that named nothing changed nothing: no file is written for it.
+        if !self.dirty.is_empty() || self.account_dirty {
+            self.save()?;
+        }
 
         let mut by_index: BTreeMap<usize, Attempt<T>> =
             attempts.into_iter().map(|a| (a.index, a)).collect();
