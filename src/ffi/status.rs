@@ -125,7 +125,11 @@ mod tests {
             name(hmx_status::HMX_STATUS_BLOCKED as i32),
             "HMX_STATUS_BLOCKED"
         );
-        assert_eq!(name(12), "HMX_STATUS_UNKNOWN");
+        assert_eq!(
+            name(hmx_status::HMX_STATUS_STORAGE as i32),
+            "HMX_STATUS_STORAGE"
+        );
+        assert_eq!(name(13), "HMX_STATUS_UNKNOWN");
         assert_eq!(name(-1), "HMX_STATUS_UNKNOWN");
     }
 
