@@ -103,6 +103,7 @@ class Client(_Wrapper):
     _wraps = cloud.Client
 
     def __init__(self, *args: Any, **kwargs: Any):
+        """The arguments of :class:`hmx.Client` (checked here; nothing is sent)."""
         self.blocking = cloud.Client(*args, **kwargs)
 
     async def login(self, email: str, password: str) -> str:
@@ -182,13 +183,19 @@ class Site(_Wrapper):
 
     _wraps = _site.Site
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        self.blocking = _site.Site(*args, **kwargs)
+    def __init__(self, path: Optional[_site.PathLike] = None, client: Optional[cloud.Client] = None,
+                 password: Optional[str] = None, discovery_port: int = DISCOVERY_PORT,
+                 discovery_seconds: float = DISCOVERY_SECONDS, timeout: float = 5,
+                 min_interval: float = 1):
+        self.blocking = _site.Site(path, client=client, password=password,
+                                   discovery_port=discovery_port,
+                                   discovery_seconds=discovery_seconds, timeout=timeout,
+                                   min_interval=min_interval)
 
     @classmethod
-    async def open(cls, *args: Any, **kwargs: Any) -> "Site":
-        """:class:`hmx.Site` ``(*args, **kwargs)`` made in a worker thread."""
-        return cls.wrap(await _run(_site.Site, *args, **kwargs))
+    async def open(cls, path: Optional[_site.PathLike] = None, **settings: Any) -> "Site":
+        """``hmx.aio.Site(path, **settings)``, the file read in a worker thread."""
+        return cls.wrap(await _run(_site.Site, path, **settings))
 
     @property
     def path(self) -> str:
