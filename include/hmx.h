@@ -166,6 +166,16 @@ typedef struct hmx_client hmx_client;
 typedef struct hmx_client_builder hmx_client_builder;
 
 /*
+ The thermostats of one account, kept in one file, from `hmx_site_open`.
+ Opaque; free with `hmx_free` (which wipes the keys, the token and the
+ password it holds). One site may be used by many threads at once, but its
+ calls run one at a time, in turn: a call waits while another thread's
+ sync or control on the same site runs. Two sites (in one process or in
+ two) may share a file: every change is saved at once, under a lock.
+ */
+typedef struct hmx_site hmx_site;
+
+/*
  One thermostat on the LAN, from `hmx_thermostat_new`. Opaque; free with
  `hmx_free` (which wipes its key). It keeps the parameter list it has read
  (by `hmx_thermostat_state`, `_parameters` or its first write), so later
@@ -588,7 +598,8 @@ enum hmx_status hmx_device_extra_json(const struct hmx_device_list *list,
 
 /*
  Frees anything hmx returned: a token string, a device list, a client, a
- thermostat, a signed request body or reply. Token and key bytes are wiped first. NULL, a pointer
+ thermostat, a site, a signed request body or reply, JSON text. Token, key
+ and password bytes are wiped first. NULL, a pointer
  hmx did not hand out, or one already freed is ignored.
 
  # Safety
@@ -704,6 +715,301 @@ enum hmx_status hmx_local_device_time(const char *host,
                                       uint32_t *time_out,
                                       char *err_buf,
                                       size_t err_len);
+
+/*
+ Opens the site kept in the file at `path` (UTF-8); NULL: the default
+ place, `$HMX_SITE`, else `$XDG_CONFIG_HOME/hmx/site.json`, else
+ `~/.config/hmx/site.json`. A missing file is an empty site (nothing is
+ written until a change). A file that is corrupt, not a site file, of a
+ newer format, or readable or writable by others (it holds keys and a
+ token: it must be mode 0600) is `HMX_STATUS_STORAGE` with a message
+ naming the file, and is left as it was; so is no default place (none of
+ `HMX_SITE`, `XDG_CONFIG_HOME` and `HOME` set).
+
+ The settings (`hmx_site_set_*`) start at their defaults: the vendor's
+ cloud (Terneo's), no password, discovery on port 23500 for 35 s, 5 s a
+ request and a second between requests to one device. They are never
+ saved. On success `*site_out` is a site to free with `hmx_free`.
+
+ # Safety
+ `path` NULL or NUL-terminated; `site_out` NULL or writable; `err_buf`
+ NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_open(const char *path,
+                              struct hmx_site **site_out,
+                              char *err_buf,
+                              size_t err_len);
+
+/*
+ The file the site is kept in, as UTF-8 text in `*path_out` (free with
+ `hmx_free`; a byte of the path that is not UTF-8 shows as U+FFFD).
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `path_out` NULL or writable;
+ `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_path(const struct hmx_site *site,
+                              char **path_out,
+                              char *err_buf,
+                              size_t err_len);
+
+/*
+ The cloud client to fetch keys with (for `hmx_site_sync` and when a
+ device refuses its key): a client from `hmx_client_new` or
+ `hmx_client_builder_build`, with its URL, roots, proxy and timeouts. The
+ site keeps its own reference: the client may be freed after this call.
+ Without this call: the vendor's cloud (Terneo's) with the environment's
+ proxy. A saved token is used only with the cloud it came from. NULL
+ `site` or `client`, or a pointer that is not a live site or client, is
+ `HMX_STATUS_INVALID_ARGUMENT`. Not saved.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `client` NULL or from hmx.
+ */
+enum hmx_status hmx_site_set_client(struct hmx_site *site, const struct hmx_client *client);
+
+/*
+ The account password, for a login when the site has no saved token or
+ the cloud refuses it. The site keeps a copy, wiped when it is freed or
+ the password is set again; it is never saved and never in a message.
+ NULL or invalid UTF-8 is `HMX_STATUS_INVALID_ARGUMENT`.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `password` NULL or NUL-terminated.
+ */
+enum hmx_status hmx_site_set_password(struct hmx_site *site, const char *password);
+
+/*
+ Where and how long to listen for the devices' announcements, by
+ `hmx_site_sync` and when a device does not answer at its saved address:
+ `port` 0 is 23500, `wait_ms` 0 is 35000 (devices announce about every
+ 30 s, so a shorter wait may miss some). Not saved.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`.
+ */
+enum hmx_status hmx_site_set_discovery(struct hmx_site *site, uint16_t port, uint32_t wait_ms);
+
+/*
+ Bound on each device request, connecting included (`timeout_ms`; 0:
+ 5000), and the quiet time between two requests to one device
+ (`min_interval_ms`; 0: 1000), for every device call of the site and the
+ thermostat handles `hmx_site_thermostat` makes. Not saved.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`.
+ */
+enum hmx_status hmx_site_set_timeouts(struct hmx_site *site,
+                                      uint32_t timeout_ms,
+                                      uint32_t min_interval_ms);
+
+/*
+ Builds the site from the cloud and the LAN, and saves it: every page of
+ the account's devices and keys (the saved token first; a login with the
+ password only when there is none or the cloud refuses it), then the
+ announcements heard during the discovery wait, joined by serial number.
+ `email` NULL: the account the site was synced from (none yet is
+ `HMX_STATUS_INVALID_ARGUMENT`). No token and no password, or a refused
+ one, is `HMX_STATUS_AUTH`; the cloud's other failures are as for
+ `hmx_list_devices` (with `hmx_last_http_status`).
+
+ `*report_json_out` (free with `hmx_free`) lists serial numbers:
+ `{"joined":[...],"cloud_only":[...],"lan_only":[...],"logged_in":true}`
+ (in the cloud and heard on the LAN; in the cloud only; heard only, with
+ no key; whether a login was made). Announcements carry only an address:
+ a device answering on another port than 80 needs `hmx_site_set_address`.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `email` NULL or NUL-terminated;
+ `report_json_out` NULL or writable; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_sync(struct hmx_site *site,
+                              const char *email,
+                              char **report_json_out,
+                              char *err_buf,
+                              size_t err_len);
+
+/*
+ Every device of the site, in the order first synced, as a JSON array in
+ `*json_out` (free with `hmx_free`); no key, only whether there is one:
+ `[{"sn":"...","name":"Kitchen","has_key":true,"scheme":"raw-2000",
+ "address":"192.168.1.40","hw":"sx","last_seen":1767225600,
+ "in_cloud":true,"on_lan":true,"health":{"failures":0,
+ "failing_since":null,"last_success":1767225600,"last_latency_ms":180}}]`
+ (unknown values `null`; times in seconds since 1970). An empty site is `[]`.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `json_out` NULL or writable;
+ `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_devices_json(const struct hmx_site *site,
+                                      char **json_out,
+                                      char *err_buf,
+                                      size_t err_len);
+
+/*
+ The one device `query` names, as one object of `hmx_site_devices_json`
+ in `*json_out` (free with `hmx_free`). A query is a name (case ignored;
+ the start of a name will do when only one name starts so), a serial
+ number or a saved address, as for every `query` below. None matching is
+ `HMX_STATUS_NOT_FOUND`; a start of several names is
+ `HMX_STATUS_INVALID_ARGUMENT` listing them; so is an empty query.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `query` NULL or NUL-terminated;
+ `json_out` NULL or writable; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_get_json(const struct hmx_site *site,
+                                  const char *query,
+                                  char **json_out,
+                                  char *err_buf,
+                                  size_t err_len);
+
+/*
+ A thermostat handle (see `hmx_thermostat_new`) for the device `query`
+ names, at its saved address, with its key and token scheme and the
+ site's timeouts; free it with `hmx_free`. The handle is on its own: it
+ does not look for a device that moved, fetch a changed key or keep the
+ device's health (`hmx_site_state` and `hmx_site_control` do). A device
+ never heard on the LAN has no address: `HMX_STATUS_NOT_FOUND`.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `query` NULL or NUL-terminated;
+ `thermostat_out` NULL or writable; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_thermostat(const struct hmx_site *site,
+                                    const char *query,
+                                    struct hmx_thermostat **thermostat_out,
+                                    char *err_buf,
+                                    size_t err_len);
+
+/*
+ Reads the state of the device `query` names, as `hmx_thermostat_state`
+ does, and finds its way back as the Rust `Site::call` does: when the
+ device does not answer at its saved address (or another device answers
+ there) the site listens for its announcement (at most the discovery
+ wait) and asks again at its new address; when it refuses the key and the
+ site has an account, the keys are fetched again (saved token first) and,
+ if its key changed, it is asked again. A success resets the device's
+ failure count; three unanswered requests in a row within 10 minutes give
+ a message saying the unit looks wedged (the status stays the failure's).
+ What changed (address, key, health) is saved before returning. On
+ success `*state_out` is filled.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `query` NULL or NUL-terminated;
+ `state_out` NULL or writable; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_state(struct hmx_site *site,
+                               const char *query,
+                               struct hmx_state *state_out,
+                               char *err_buf,
+                               size_t err_len);
+
+/*
+ Writes named controls to the device `query` names, in one request:
+ `controls` as for `hmx_thermostat_control` (`"mode=manual
+ setpoint=21.5"`), checked against the unit's own list (a value it cannot
+ take is `HMX_STATUS_INVALID_ARGUMENT` and nothing is written), signed with
+ the device's key and scheme. Finds its way back as `hmx_site_state` does,
+ except that a write that may have reached the device is never sent again
+ at another address. Text that does not parse is
+ `HMX_STATUS_INVALID_ARGUMENT` before anything is sent.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `query` and `controls` NULL or
+ NUL-terminated; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_control(struct hmx_site *site,
+                                 const char *query,
+                                 const char *controls,
+                                 char *err_buf,
+                                 size_t err_len);
+
+/*
+ `hmx_site_control` on several devices at once, each in its own thread
+ (each device still gets one request at a time): the devices the
+ `query_count` strings in `queries` name, or every device of the site
+ when `query_count` is 0 (`queries` is then not read and may be NULL).
+ Devices that moved are looked for in one shared listening, and the keys
+ are fetched at most once.
+
+ Returns `HMX_STATUS_OK` when the call ran, even if some or all devices
+ failed: `*results_json_out` (free with `hmx_free`) then holds one result
+ per query, in their order, by serial number (or the query itself when it
+ names no device): `[{"device":"SN","ok":true},{"device":"SN","ok":false,
+ "status":"HMX_STATUS_TIMEOUT","message":"..."}]`. Only what stops the
+ whole call is a status: bad arguments (controls that do not parse, NULL
+ `queries` with a count, a NULL or non-UTF-8 query), or the site that
+ cannot be saved (`HMX_STATUS_STORAGE`).
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `queries` NULL or `query_count`
+ readable pointers, each NULL or NUL-terminated; `controls` NULL or
+ NUL-terminated; `results_json_out` NULL or writable; `err_buf` NULL or
+ `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_control_many(struct hmx_site *site,
+                                      const char *const *queries,
+                                      size_t query_count,
+                                      const char *controls,
+                                      char **results_json_out,
+                                      char *err_buf,
+                                      size_t err_len);
+
+/*
+ `hmx_site_state` on several devices at once, as `hmx_site_control_many`
+ calls them (the same queries, the same `HMX_STATUS_OK` when the call ran):
+ each result that succeeded carries the state as the Rust `State` gives it
+ in JSON, every field present, `null` when the unit left it out, mode and
+ control by name (`hmx_mode_name`; a code the docs do not name as its
+ number): `[{"device":"SN","ok":true,"state":{"floor_c":24.9375,
+ "air_c":null,"setpoint_c":23.0,"relay_on":true,"powered":true,
+ "mode":"manual","control":"floor","lan_lock":true,"cloud_lock":false,
+ "child_lock":false,"brightness":5,"wifi_dbm":-61,"load_power_w":1500}}]`.
+
+ # Safety
+ As for `hmx_site_control_many`, without `controls`.
+ */
+enum hmx_status hmx_site_state_many(struct hmx_site *site,
+                                    const char *const *queries,
+                                    size_t query_count,
+                                    char **results_json_out,
+                                    char *err_buf,
+                                    size_t err_len);
+
+/*
+ Sets the token scheme the device `query` names accepts (as
+ `hmx_thermostat_probe` found, or as you know): `"raw-2000"`, `"raw-unix"`,
+ `"base32-2000"` or `"base32-unix"` (ASCII case ignored; another is
+ `HMX_STATUS_INVALID_ARGUMENT`), and saves the site.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `query` and `scheme` NULL or
+ NUL-terminated; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_set_scheme(struct hmx_site *site,
+                                    const char *query,
+                                    const char *scheme,
+                                    char *err_buf,
+                                    size_t err_len);
+
+/*
+ Sets the address the device `query` names is reached at, `ip` or
+ `ip:port` (as for `hmx_thermostat_new`: a unit with a fixed address, one
+ found by hand, or one answering on another port than 80, which
+ announcements do not tell), and saves the site. An address with a scheme
+ or path is `HMX_STATUS_INVALID_ARGUMENT`.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `query` and `address` NULL or
+ NUL-terminated; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_set_address(struct hmx_site *site,
+                                     const char *query,
+                                     const char *address,
+                                     char *err_buf,
+                                     size_t err_len);
 
 /*
  Makes a handle for the thermostat at `host` (an IP address or name,

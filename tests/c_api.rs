@@ -793,3 +793,359 @@ fn thermostat_misuse_from_c() {
     let out = thermostat_c(&["misuse"], None);
     assert!(out.contains("misuse handled"), "{out}");
 }
+
+/// The scenario of tests/site.rs, from C (issue #21): the stand-in cloud
+/// with three devices, and three stand-in thermostats with those serials,
+/// locked with the cloud's keys, announcing on loopback.
+struct SiteLan {
+    cloud: MockCloud,
+    devices: Vec<hmx::testing::MockThermostat>,
+    _announcers: Vec<hmx::testing::Announcer>,
+    port: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for SiteLan {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl SiteLan {
+    fn start(name: &str) -> SiteLan {
+        use hmx::testing::{MockThermostat, demo_devices};
+        use hmx::totp::Scheme;
+
+        let cloud = MockCloud::builder()
+            .devices(demo_devices(3))
+            .start()
+            .unwrap();
+        let port = free_udp_port();
+        let mut devices = Vec::new();
+        let mut announcers = Vec::new();
+        for d in cloud.devices() {
+            let sn = d["sn"].as_str().unwrap();
+            let key = d["totp_key"].as_str().unwrap();
+            devices.push(
+                MockThermostat::builder()
+                    .sn(sn)
+                    .locked(key, Scheme::default())
+                    .start()
+                    .unwrap(),
+            );
+            // From 127.0.0.1, where the stand-ins answer (each on its own port).
+            announcers.push(announce(sn, 1, port));
+        }
+        let dir = std::env::temp_dir().join(format!("hmx-c-site-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        SiteLan {
+            cloud,
+            devices,
+            _announcers: announcers,
+            port: port.to_string(),
+            dir,
+        }
+    }
+
+    /// The site file, in a folder that does not exist yet.
+    fn path(&self) -> String {
+        self.dir.join("hmx/site.json").to_str().unwrap().to_string()
+    }
+
+    /// Runs `test_site` under valgrind with the release library, with the
+    /// stand-in cloud in the environment (and `env`): valgrind must find no
+    /// error and no leak, and nothing C printed may hold a key, the password
+    /// or a token. Returns what it printed.
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let ca = self.cloud.ca_file().to_str().unwrap();
+        let mut all = vec![("HMX_BASE_URL", self.cloud.base_url()), ("HMX_CA_FILE", ca)];
+        all.extend_from_slice(env);
+        let output = common::valgrind_release("test_site", args, &all);
+        assert_ok(&output);
+        let report = String::from_utf8_lossy(&output.stderr);
+        assert!(report.contains("ERROR SUMMARY: 0 errors"), "{report}");
+        assert!(
+            report.contains("All heap blocks were freed")
+                || report.contains("definitely lost: 0 bytes"),
+            "{report}"
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let mut secrets: Vec<String> = self.cloud.tokens();
+        secrets.push(DEMO_PASSWORD.to_string());
+        secrets.extend(
+            self.cloud
+                .devices()
+                .iter()
+                .filter_map(|d| d["totp_key"].as_str().map(str::to_string)),
+        );
+        secrets.extend([
+            "NEWKEYNEWKEY2345".to_string(),
+            hmx::testing::DEMO_KEY.into(),
+        ]);
+        for secret in &secrets {
+            assert!(
+                !stdout.contains(secret.as_str()) && !report.contains(secret.as_str()),
+                "C printed a secret: {stdout}\n{report}"
+            );
+        }
+        stdout
+    }
+
+    fn sns(&self) -> Vec<String> {
+        self.devices.iter().map(|d| d.sn().to_string()).collect()
+    }
+}
+
+/// The JSON text C printed after `label `.
+fn printed_json(out: &str, label: &str) -> serde_json::Value {
+    let text = printed(out, label).unwrap_or_else(|| panic!("no {label} in:\n{out}"));
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{label}: {e}: {text}"))
+}
+
+/// Each per-device result of a `_many` call as (device, status), `OK` for a success.
+fn outcomes(results: &serde_json::Value) -> Vec<(String, String)> {
+    results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let device = r["device"].as_str().unwrap().to_string();
+            let status = if r["ok"] == true {
+                assert!(r.get("status").is_none(), "{r}");
+                "OK".to_string()
+            } else {
+                assert!(!r["message"].as_str().unwrap().is_empty(), "{r}");
+                r["status"].as_str().unwrap().to_string()
+            };
+            (device, status)
+        })
+        .collect()
+}
+
+/// A site from C, step by step as a program would use it across runs: sync
+/// (3 joined, the file 0600 in a 0700 folder), addresses set, a state by a
+/// name's start and a write by name with no cloud request, a key changed in
+/// the cloud fetched again, and one write to every device with one silent.
+#[test]
+fn site_from_c() {
+    use hmx::Site;
+    use hmx::testing::{DeviceFault, MockThermostat, On};
+    use hmx::totp::Scheme;
+    use std::os::unix::fs::PermissionsExt;
+
+    let mut lan = SiteLan::start("steps");
+    let path = lan.path();
+    let sns = lan.sns();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    // Sync: the cloud's keys and the announcements, joined; then the
+    // stand-ins' ports, which announcements do not carry.
+    let addresses: Vec<String> = lan
+        .devices
+        .iter()
+        .map(|d| format!("{}={}", d.sn(), d.host()))
+        .collect();
+    let mut args = vec!["sync", &path, &lan.port, DEMO_EMAIL];
+    args.extend(addresses.iter().map(String::as_str));
+    let out = lan.run(&args, &[("HMX_PASSWORD", DEMO_PASSWORD)]);
+    let report = printed_json(&out, "report");
+    assert_eq!(report["joined"], serde_json::json!(sns), "{report}");
+    assert_eq!(report["logged_in"], true, "{report}");
+    let again = printed_json(&out, "again");
+    assert_eq!(again["joined"], serde_json::json!(sns), "{again}");
+    assert_eq!(again["logged_in"], false, "the saved token: {again}");
+    let devices = printed_json(&out, "devices");
+    for (d, mock) in devices.as_array().unwrap().iter().zip(&lan.devices) {
+        assert_eq!(d["sn"], mock.sn());
+        assert_eq!(d["address"], mock.host().as_str());
+        assert_eq!(d["has_key"], true);
+        assert!(d.get("key").is_none() && d.get("totp_key").is_none(), "{d}");
+        assert!(d["in_cloud"] == true && d["on_lan"] == true, "{d}");
+    }
+    let logins = |cloud: &MockCloud| {
+        cloud
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("login"))
+            .count()
+    };
+    assert_eq!(logins(&lan.cloud), 1);
+    let file = std::path::Path::new(&path);
+    assert_eq!(mode(file), 0o600);
+    assert_eq!(mode(file.parent().unwrap()), 0o700);
+    let saved = Site::open(&path).unwrap();
+    for (d, c) in saved.devices().iter().zip(lan.cloud.devices()) {
+        assert_eq!(d.key().unwrap().as_str(), c["totp_key"].as_str().unwrap());
+    }
+
+    // A saved site (at $HMX_SITE, opened with NULL), no password: a state by
+    // the start of a name, a write by name, a handle, threads; no cloud request.
+    lan.cloud.reset_stats();
+    let before = lan.devices[0].parameter(23);
+    let out = lan.run(
+        &[
+            "use",
+            &lan.port,
+            "kitch",
+            "Living room",
+            "brightness=6",
+            "living",
+            "kitchen",
+            "bathroom",
+        ],
+        &[("HMX_SITE", &path)],
+    );
+    assert_eq!(lan.cloud.stats().requests, 0, "{:?}", lan.cloud.requests());
+    let rust = lan.devices[1]
+        .client()
+        .min_interval(std::time::Duration::from_millis(5))
+        .state()
+        .unwrap();
+    let line = |label: &str, field: &str| {
+        let prefix = format!("{label} {field}=");
+        out.lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+    };
+    assert_eq!(
+        line("state", "floor_c"),
+        rust.floor_c.map(|c| format!("{c:.4}"))
+    );
+    assert_eq!(
+        line("state", "setpoint_c"),
+        rust.setpoint_c.map(|c| format!("{c:.4}"))
+    );
+    assert!(line("state", "setpoint_c").is_some(), "{out}");
+    assert_eq!(printed_json(&out, "device")["sn"], sns[1].as_str());
+    assert_ne!(before.as_deref(), Some("6"));
+    assert_eq!(lan.devices[0].parameter(23).as_deref(), Some("6"));
+    assert!(
+        printed(&out, "refused").unwrap().contains("brightness"),
+        "{out}"
+    );
+    assert_eq!(line("handle", "brightness").as_deref(), Some("6"), "{out}");
+    assert_eq!(printed(&out, "threads"), Some("3"));
+    let health = Site::open(&path)
+        .unwrap()
+        .get("living")
+        .unwrap()
+        .health
+        .clone();
+    assert!(
+        health.last_success.is_some() && health.failures == 0,
+        "{health:?}"
+    );
+
+    // Device 0 bound again: a new key in the cloud and on the unit, now at
+    // another port. The saved token fetches it; no password, no login.
+    let mut cloud = lan.cloud.devices();
+    cloud[0]["totp_key"] = "NEWKEYNEWKEY2345".into();
+    lan.cloud.set_devices(cloud);
+    let rebound = MockThermostat::builder()
+        .sn(&sns[0])
+        .locked("NEWKEYNEWKEY2345", Scheme::default())
+        .start()
+        .unwrap();
+    let host = rebound.host();
+    lan.devices[0] = rebound;
+    lan.cloud.reset_stats();
+    let out = lan.run(
+        &["rekey", &path, &lan.port, &sns[0], &host, "brightness=5"],
+        &[],
+    );
+    assert_eq!(printed(&out, "control"), Some("HMX_STATUS_OK "), "{out}");
+    assert_eq!(lan.devices[0].parameter(23).as_deref(), Some("5"));
+    assert!(!lan.cloud.requests().is_empty());
+    assert_eq!(logins(&lan.cloud), 0, "{:?}", lan.cloud.requests());
+    let saved = Site::open(&path).unwrap();
+    assert_eq!(
+        saved.get(&sns[0]).unwrap().key().unwrap().as_str(),
+        "NEWKEYNEWKEY2345"
+    );
+
+    // One write to every device, one of them silent once: a result each;
+    // then some by name (one that names nothing), then every state.
+    lan.devices[1].inject(On::Any, DeviceFault::NoAnswer, 1);
+    let out = lan.run(
+        &[
+            "many",
+            &path,
+            &lan.port,
+            "brightness=7",
+            "Bathroom floor",
+            "nowhere",
+            "KITCHEN",
+        ],
+        &[],
+    );
+    eprintln!(
+        "hmx_site_control_many, one device silent: {}",
+        printed(&out, "all").unwrap()
+    );
+    let all = outcomes(&printed_json(&out, "all"));
+    let want: Vec<(String, String)> = vec![
+        (sns[0].clone(), "OK".into()),
+        (sns[1].clone(), "HMX_STATUS_TIMEOUT".into()),
+        (sns[2].clone(), "OK".into()),
+    ];
+    assert_eq!(all, want, "{out}");
+    let some = outcomes(&printed_json(&out, "some"));
+    let want: Vec<(String, String)> = vec![
+        (sns[2].clone(), "OK".into()),
+        ("nowhere".into(), "HMX_STATUS_NOT_FOUND".into()),
+        (sns[1].clone(), "OK".into()),
+    ];
+    assert_eq!(some, want, "{out}");
+    for d in &lan.devices {
+        assert_eq!(d.parameter(23).as_deref(), Some("7"), "{}", d.sn());
+    }
+    let states = printed_json(&out, "states");
+    assert_eq!(outcomes(&states).len(), 3);
+    for s in states.as_array().unwrap() {
+        assert_eq!(s["ok"], true, "{s}");
+        assert_eq!(s["state"]["brightness"], 7, "{s}");
+        assert!(s["state"]["setpoint_c"].is_number(), "{s}");
+    }
+}
+
+/// A site file hmx must not read (corrupt, readable by others):
+/// `HMX_STATUS_STORAGE` naming the file, and the file left as it was.
+#[test]
+fn site_storage_errors_from_c() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let lan = SiteLan::start("storage");
+    std::fs::create_dir_all(&lan.dir).unwrap();
+    for (name, bytes, mode, says) in [
+        (
+            "corrupt.json",
+            &b"{\"hmx_site\": 1, \"devices\": ["[..],
+            0o600,
+            "not a readable site file",
+        ),
+        (
+            "open.json",
+            &b"{\"hmx_site\": 1, \"devices\": []}"[..],
+            0o644,
+            "readable or writable by others",
+        ),
+    ] {
+        let path = lan.dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let path = path.to_str().unwrap();
+        let out = lan.run(&["storage", path, says], &[]);
+        assert!(out.starts_with("storage site "), "{out}");
+        assert_eq!(std::fs::read(path).unwrap(), bytes);
+    }
+}
+
+/// NULL for every pointer of every site function, text that is not UTF-8,
+/// handles that are not sites: each its status, out-parameters untouched,
+/// no crash, nothing leaked.
+#[test]
+fn site_misuse_from_c() {
+    let lan = SiteLan::start("misuse");
+    let path = lan.dir.join("site.json");
+    let out = lan.run(&["misuse", path.to_str().unwrap()], &[]);
+    assert!(out.contains("misuse handled"), "{out}");
+}

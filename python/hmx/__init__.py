@@ -29,8 +29,10 @@ the library's status code, status name and message. Wrong argument types
 raise :class:`TypeError` before anything reaches the library.
 
 Everything is imported from ``hmx`` itself; it lives in ``hmx.cloud`` (the
-cloud client), ``hmx.local`` (thermostats on the LAN), ``hmx.tokens`` (tokens
-and signed requests) and ``hmx.errors``, over ``hmx._ffi`` (libhmx itself).
+cloud client), ``hmx.local`` (thermostats on the LAN), ``hmx.site`` (an
+account's thermostats by name, kept in a file), ``hmx.tokens`` (tokens and
+signed requests) and ``hmx.errors``, over ``hmx._ffi`` (libhmx itself);
+``hmx.aio`` has the blocking calls as coroutines for asyncio.
 """
 
 from ._ffi import version
@@ -40,7 +42,9 @@ from .errors import (AuthError, BlockedError, HmxError, HmxTimeoutError, HttpErr
                      RateLimitedError, StorageError, TlsError)
 from .local import (DISCOVERY_PORT, DISCOVERY_SECONDS, Found, Parameter, ProbeReport, State,
                     Thermostat, discover)
+from .site import Health, Outcome, Site, SiteDevice, SyncReport
 from .tokens import TOTP_DIGITS, device_time_now, sign_request, totp
+from . import aio  # noqa: E402 - after the blocking faces it wraps
 
 __all__ = [
     "version", "Client", "Device", "fetch_devices", "find_device", "totp",
@@ -49,6 +53,7 @@ __all__ = [
     "TlsError", "HttpError", "ProtocolError", "NotFoundError", "PanicError",
     "TOTP_DIGITS", "TERNEO_URL", "WELROK_URL", "BlockedError", "StorageError", "Found", "discover",
     "Thermostat", "Parameter", "DISCOVERY_PORT", "DISCOVERY_SECONDS", "State", "ProbeReport",
+    "Site", "SiteDevice", "SyncReport", "Outcome", "Health", "aio",
 ]
 
 # Shown (in tracebacks, reprs, help) and pickled as hmx.X, as before the split.

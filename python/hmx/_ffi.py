@@ -274,6 +274,24 @@ for _name, _args, _result in [
     ("hmx_thermostat_set_child_lock", [_p, _c.c_bool], WAITS),
     ("hmx_thermostat_control", [_p, _s], WAITS),
     ("hmx_thermostat_probe", [_p, _OUT], WAITS),
+    # The site: every call but the settings takes the site's lock, so it may
+    # wait for another thread's sync or control on it: each is WAITS.
+    ("hmx_site_open", [_s, _OUT], ERR),  # reads the file, sends nothing
+    ("hmx_site_path", [_p, _OUT], WAITS),
+    ("hmx_site_set_client", [_p, _p], STATUS),
+    ("hmx_site_set_password", [_p, _s], STATUS),
+    ("hmx_site_set_discovery", [_p, _c.c_uint16, _c.c_uint32], STATUS),
+    ("hmx_site_set_timeouts", [_p, _c.c_uint32, _c.c_uint32], STATUS),
+    ("hmx_site_sync", [_p, _s, _OUT], WAITS),
+    ("hmx_site_devices_json", [_p, _OUT], WAITS),
+    ("hmx_site_get_json", [_p, _s, _OUT], WAITS),
+    ("hmx_site_thermostat", [_p, _s, _OUT], WAITS),
+    ("hmx_site_state", [_p, _s, _c.POINTER(CState)], WAITS),
+    ("hmx_site_control", [_p, _s, _s], WAITS),
+    ("hmx_site_control_many", [_p, _c.POINTER(_s), _c.c_size_t, _s, _OUT], WAITS),
+    ("hmx_site_state_many", [_p, _c.POINTER(_s), _c.c_size_t, _OUT], WAITS),
+    ("hmx_site_set_scheme", [_p, _s, _s], WAITS),
+    ("hmx_site_set_address", [_p, _s, _s], WAITS),
     ("hmx_mode_name", [_c.c_int32], _p),
     ("hmx_control_type_name", [_c.c_int32], _p),
     ("hmx_totp", [_s, _c.c_uint32, _s, _c.c_size_t], STATUS),  # the code's buffer, not err_buf

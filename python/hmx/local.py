@@ -200,6 +200,15 @@ class Thermostat:
         self.host, self.sn, self.scheme = host, sn, scheme
         self._keyed = key is not None
 
+    @classmethod
+    def _adopt(cls, ptr: int, host: str, sn: str, scheme: Optional[str],
+               keyed: bool) -> "Thermostat":
+        """A Thermostat over a handle libhmx already made (``hmx_site_thermostat``)."""
+        t = cls.__new__(cls)
+        t._ptr = ptr
+        t.host, t.sn, t.scheme, t._keyed = host, sn, scheme, keyed
+        return t
+
     def __repr__(self) -> str:
         return (f"Thermostat(host={self.host!r}, sn={self.sn!r}, "
                 f"key={'<set>' if self._keyed else None}, scheme={self.scheme!r})")

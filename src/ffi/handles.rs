@@ -47,7 +47,8 @@ pub(crate) fn arg<T: Owned, P>(ptr: *const P, name: &str, kind: &str) -> Result<
 }
 
 /// Frees anything hmx returned: a token string, a device list, a client, a
-/// thermostat, a signed request body or reply. Token and key bytes are wiped first. NULL, a pointer
+/// thermostat, a site, a signed request body or reply, JSON text. Token, key
+/// and password bytes are wiped first. NULL, a pointer
 /// hmx did not hand out, or one already freed is ignored.
 ///
 /// # Safety

@@ -9,6 +9,7 @@
 //! device     → handles, strings, mod.rs            their handles::Owned
 //! local      → handles, strings, mod.rs            and entry points)
 //! thermostat → local, handles, strings, mod.rs
+//! site       → client, thermostat, status, handles, strings, mod.rs
 //! totp       → strings, mod.rs
 //! last_error → mod.rs
 //! strings    → handles                            (the bottom: what every
@@ -19,8 +20,11 @@
 //!
 //! Between concern files the only edges are builder → client → device, each
 //! for the C type it hands out (a builder builds a client, a client lists
-//! devices), and thermostat → local for the JSON shapes both hand out. A
-//! new C type touches only its own file. mod.rs also re-exports four entry
+//! devices), thermostat → local for the JSON shapes both hand out, and
+//! site → client, thermostat for the C types it takes and hands out (a site
+//! fetches keys with a client, and makes thermostat handles and states), and
+//! → status for the status names in its per-device results. A new C type
+//! touches only its own file. mod.rs also re-exports four entry
 //! points for the crate's own tests.
 //!
 //! A thin skin over the Rust API, declared in the generated `include/hmx.h`.
@@ -38,6 +42,7 @@ mod device;
 mod handles;
 mod last_error;
 mod local;
+mod site;
 mod strings;
 mod thermostat;
 mod totp;

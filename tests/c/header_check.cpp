@@ -44,6 +44,21 @@ int main() {
         return 1;
     }
     hmx_free(thermostat);
+    // A site file that is not there is an empty site; nothing is written here.
+    hmx_site *site = nullptr;
+    char *json = nullptr;
+    const char *queries[] = {"kitchen"};
+    if (hmx_site_open("/nonexistent/hmx/site.json", &site, thermostat_err,
+                      sizeof thermostat_err) != HMX_STATUS_OK ||
+        hmx_site_set_timeouts(site, 500, 5) != HMX_STATUS_OK ||
+        hmx_site_devices_json(site, &json, nullptr, 0) != HMX_STATUS_OK ||
+        std::strcmp(json, "[]") != 0 ||
+        hmx_site_state_many(site, queries, 1, nullptr, nullptr, 0) != HMX_STATUS_INVALID_ARGUMENT ||
+        hmx_site_state(site, "kitchen", nullptr, nullptr, 0) != HMX_STATUS_INVALID_ARGUMENT) {
+        return 1;
+    }
+    hmx_free(json);
+    hmx_free(site);
     hmx_client *client = nullptr;
     char err[128];
     hmx_status st = hmx_client_new("http://example.com", 0, nullptr, &client, err, sizeof err);

@@ -270,7 +270,8 @@ static int scenario_misuse(void) {
 
     /* Status names for any int. */
     CHECK(strcmp(hmx_status_name(-1), "HMX_STATUS_UNKNOWN") == 0);
-    CHECK(strcmp(hmx_status_name(12), "HMX_STATUS_UNKNOWN") == 0);
+    CHECK(strcmp(hmx_status_name(HMX_STATUS_STORAGE), "HMX_STATUS_STORAGE") == 0);
+    CHECK(strcmp(hmx_status_name(13), "HMX_STATUS_UNKNOWN") == 0);
     CHECK(strcmp(hmx_status_name(HMX_STATUS_PANIC), "HMX_STATUS_PANIC") == 0);
 
     /* Frees: NULL, foreign pointers and second frees are ignored. */

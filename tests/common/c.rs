@@ -46,6 +46,7 @@ fn compile_c(lib_dir: &Path, test_util: bool) -> PathBuf {
             "tests/c/test_thermostat.c",
             "test_thermostat",
         ),
+        ("gcc", "-std=c11", "tests/c/test_site.c", "test_site"),
         (
             "g++",
             "-std=c++17",

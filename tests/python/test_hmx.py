@@ -730,8 +730,10 @@ class Errors(unittest.TestCase):
                                  (f"{cls.name}: words", "words", 500, 3))
         self.assertEqual([c.__name__ for c in hmx.errors.STATUS_CLASSES.values()
                           if c.__mro__[2] is not Exception],
-                         ["InvalidArgumentError", "HmxTimeoutError", "NotFoundError"])
+                         ["InvalidArgumentError", "HmxTimeoutError", "NotFoundError",
+                          "StorageError"])
         self.assertTrue(issubclass(hmx.InvalidArgumentError, ValueError))
+        self.assertTrue(issubclass(hmx.StorageError, OSError))
         self.assertTrue(issubclass(hmx.HmxTimeoutError, TimeoutError))
         self.assertTrue(issubclass(hmx.NotFoundError, LookupError))
         self.assertEqual((hmx.HmxError.status, hmx.HmxError.name), (-1, "HMX_STATUS_UNKNOWN"))
