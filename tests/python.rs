@@ -20,7 +20,10 @@ fn run_python(file: &str, cmd: &mut Command) {
     common::python_test_env(cmd);
     let output = cmd.output().expect("python3 is installed (see README)");
     let report = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "Python tests in {file} failed:\n{report}");
+    assert!(
+        output.status.success(),
+        "Python tests in {file} failed:\n{report}"
+    );
     assert!(report.contains("\nOK"), "{report}");
     eprintln!("{report}");
 }
