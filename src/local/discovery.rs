@@ -41,6 +41,10 @@ pub struct Found {
     pub seen: usize,
     /// How hmx found it.
     pub by: FoundBy,
+    /// The newest announcement exactly as it arrived (UTF-8, any invalid
+    /// bytes replaced), for recording a unit (`Fixture::record`); `None`
+    /// for a sweep's answer.
+    pub datagram: Option<String>,
 }
 
 /// How a [`Found`] device was found.
@@ -265,6 +269,7 @@ pub(crate) fn parse_announcement(bytes: &[u8], ip: IpAddr) -> Result<Found, Stri
         seen: 1,
         packet,
         by: FoundBy::Announcement,
+        datagram: Some(String::from_utf8_lossy(bytes).into_owned()),
     })
 }
 

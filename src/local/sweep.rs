@@ -399,6 +399,7 @@ fn ask(ip: Ipv4Addr, options: &SweepOptions) -> Answer {
             // carry is unknown, whatever members the answer happens to have.
             found.by = FoundBy::Sweep;
             (found.hw, found.cloud, found.connection) = (None, None, None);
+            found.datagram = None;
             found.wifi = rssi(&found.packet);
             Answer::Found(Box::new(found))
         }
