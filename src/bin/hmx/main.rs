@@ -28,6 +28,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod clock;
+mod cloud;
 mod code;
 #[cfg(feature = "test-util")]
 mod demo;
