@@ -96,4 +96,17 @@ impl CloudArgs {
         }
         builder.build().map_err(|e| Failure::hmx(&e, None))
     }
+
+    /// No option given: what the environment alone says (the client a
+    /// device command uses to fetch a changed key).
+    pub fn from_environment() -> CloudArgs {
+        CloudArgs {
+            base_url: None,
+            ca_file: None,
+            timeout: None,
+            proxy: None,
+            no_proxy: false,
+            system_roots: false,
+        }
+    }
 }
