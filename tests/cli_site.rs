@@ -1,14 +1,16 @@
 //! The `hmx` command with a site: `hmx sync` against the stand-in cloud (HTTPS, `--ca-file`)
 //! and stand-in thermostats announcing on loopback, devices by name, `--all` and lists,
-//! a bad site file, and progress only on a terminal.
+//! `hmx watch`, a bad site file, and progress only on a terminal.
 #![cfg(all(feature = "cli", feature = "test-util"))]
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::procs::{assert_exit, assert_exit_for, hmx, stderr, stdout};
@@ -372,6 +374,7 @@ fn a_bad_site_file_is_exit_8_naming_it() {
     for args in [
         &["get", "kitchen", "state"][..],
         &["set", "--all", "brightness=5"],
+        &["watch"],
         &["site"],
     ] {
         let out = lan.hmx(args).output().unwrap();
@@ -406,6 +409,122 @@ fn a_bad_site_file_is_exit_8_naming_it() {
         .unwrap();
     assert_exit(&out, 0);
     assert!(stderr(&out).contains("has no devices"), "{}", stderr(&out));
+}
+
+/// `hmx watch` with its lines as they come (the devices' threads print in any order).
+struct Watching {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+    /// Every line so far, for the failure message.
+    seen: Vec<Value>,
+    /// Lines not yet taken by [`Watching::wait`].
+    pending: Vec<Value>,
+}
+
+impl Watching {
+    /// Takes the first line so far, or to come within 20 s, that `wanted` accepts.
+    fn wait(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.pending.iter().position(&wanted) {
+            return self.pending.remove(i);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                    self.pending.push(line);
+                }
+                Err(_) => panic!("no {what} line; saw {:#?}", self.seen),
+            }
+        }
+    }
+}
+
+#[test]
+fn watch_prints_states_changes_a_dropout_and_ends_on_ctrl_c() {
+    let lan = lan("watch");
+    lan.synced();
+    let mut child = lan
+        .hmx(&["watch", "--every", "1", "--every-floor", "1"])
+        .args(lan.quick())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let line = line.unwrap();
+            let value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            if tx.send(value).is_err() {
+                break;
+            }
+        }
+    });
+    let mut watching = Watching {
+        child,
+        lines: rx,
+        seen: Vec::new(),
+        pending: Vec::new(),
+    };
+    let sns: Vec<&str> = lan.devices.iter().map(|d| d.sn()).collect();
+    for sn in &sns {
+        let line = watching.wait("initial", |l| l["device"] == *sn);
+        assert_eq!(line["event"], "initial", "{line}");
+        assert!(line["state"]["brightness"].is_number(), "{line}");
+        assert!(line["time"].as_u64().unwrap() > 1_700_000_000, "{line}");
+    }
+    let living = watching
+        .seen
+        .iter()
+        .find(|l| l["device"] == sns[0])
+        .unwrap();
+    assert_eq!(living["name"], "Living room");
+
+    // A change made by another hmx: one "changed" line with the new value.
+    let out = lan.run(&["set", "kitchen", "brightness=3"]);
+    assert_exit(&out, 0);
+    let line = watching.wait("changed", |l| l["device"] == sns[1]);
+    assert_eq!(line["event"], "changed", "{line}");
+    assert_eq!(line["state"]["brightness"], 3, "{line}");
+
+    // The bathroom goes silent for two readings, then answers again.
+    lan.devices[2].inject(On::Any, DeviceFault::NoAnswer, 2);
+    let line = watching.wait("lost", |l| l["device"] == sns[2]);
+    assert_eq!(line["event"], "lost", "{line}");
+    assert_eq!(line["error"]["kind"], "timeout", "{line}");
+    let line = watching.wait("back", |l| l["device"] == sns[2]);
+    assert_eq!(line["event"], "back", "{line}");
+    assert!(line["state"].is_object(), "{line}");
+
+    // Ctrl-C: exit 0, every line whole (the reader parsed each one).
+    let pid = watching.child.id() as i32;
+    // SAFETY: kill(2) on the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let started = Instant::now();
+    let status = watching.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut watching.child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    // Nothing printed for a device that did not change.
+    let living: Vec<_> = watching
+        .seen
+        .iter()
+        .filter(|l| l["device"] == sns[0])
+        .collect();
+    assert_eq!(living.len(), 1, "{living:?}");
+
+    // Too often for a unit: refused.
+    let out = lan.run(&["watch", "--every", "10"]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("30"), "{}", stderr(&out));
 }
 
 #[test]

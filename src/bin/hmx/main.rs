@@ -10,6 +10,7 @@
 //!     hmx get (HOST|NAME[,NAME...]|--all) (state|params|telemetry|time|schedule) [--json]
 //!     hmx set (HOST|NAME[,NAME...]|--all) [--key KEY] [--scheme NAME] SETTING...  # setpoint=21.5, 23=5
 //!     hmx probe HOST [--sn SN] --key KEY [--scheme NAME] [--json]      # key also from HMX_TOTP_KEY
+//!     hmx watch [NAME...] [--every SECONDS]            # a JSON line per change of state
 //!     hmx demo                           # the whole chain against stand-ins (feature test-util)
 //!
 //! Exit codes: 0 ok, 2 usage or bad argument, 3 auth, 4 network/timeout/TLS,
@@ -44,6 +45,7 @@ mod progress;
 mod scheme;
 mod site;
 mod state;
+mod watch;
 mod write;
 
 /// Exit code for a usage error or an unusable argument (as clap's own).
@@ -91,6 +93,9 @@ enum Command {
     Set(write::SetArgs),
     /// Find which token scheme a locked thermostat accepts (writes a value back unchanged)
     Probe(write::ProbeArgs),
+    /// Print a JSON line whenever a device's state changes, polling gently, until Ctrl-C
+    #[command(after_help = watch::WATCH_HELP)]
+    Watch(watch::WatchArgs),
     /// Run the whole chain against stand-ins: cloud, keys, discovery, telemetry, a signed write
     Demo,
 }
@@ -202,6 +207,7 @@ fn main() -> ExitCode {
         Command::Get(args) => local::get(args),
         Command::Set(args) => write::set(args),
         Command::Probe(args) => write::probe(args),
+        Command::Watch(args) => watch::run(args),
         Command::Demo => demo(),
     };
     match result {
