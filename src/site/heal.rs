@@ -302,13 +302,24 @@ impl Site {
         let mut heard = BTreeMap::new();
         let listener = Listener::bind(self.discovery_port)?;
         let deadline = Instant::now() + self.discovery_wait;
+        let report = |heard: usize| {
+            if let Some(f) = &self.on_listen {
+                f(sns, heard);
+            }
+        };
+        report(0);
         while heard.len() < sns.len() {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
             match listener.next(left)? {
                 Some(found) if sns.iter().any(|sn| same_serial(sn, &found.sn)) => {
-                    heard.insert(found.sn.to_ascii_uppercase(), found.ip);
+                    let new = heard
+                        .insert(found.sn.to_ascii_uppercase(), found.ip)
+                        .is_none();
+                    if new {
+                        report(heard.len());
+                    }
                 }
                 Some(_) => {}
                 None => break,

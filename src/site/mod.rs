@@ -88,7 +88,11 @@ pub struct Site {
     discovery_wait: Duration,
     timeout: Duration,
     min_interval: Duration,
+    on_listen: Option<ListenHook>,
 }
+
+/// What [`Site::on_listen`] is called with: the serials listened for, how many of them were heard.
+type ListenHook = std::sync::Arc<dyn Fn(&[String], usize) + Send + Sync>;
 
 impl std::fmt::Debug for Site {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,6 +128,7 @@ impl Site {
             discovery_wait: local::DISCOVERY_WAIT,
             timeout: local::DEFAULT_TIMEOUT,
             min_interval: local::DEFAULT_MIN_INTERVAL,
+            on_listen: None,
         };
         if let Some(stored) = stored {
             site.take(stored)?;
@@ -206,6 +211,15 @@ impl Site {
     pub fn timeout(mut self, timeout: Duration, min_interval: Duration) -> Self {
         self.timeout = timeout;
         self.min_interval = min_interval;
+        self
+    }
+
+    /// Called while [`Site::call`] listens for devices that stopped
+    /// answering (up to the [discovery](Site::discovery) wait): first with
+    /// their serial numbers and 0, then each time one of them is heard, with
+    /// how many were heard so far. For a tool that shows progress; not saved.
+    pub fn on_listen(mut self, f: impl Fn(&[String], usize) + Send + Sync + 'static) -> Self {
+        self.on_listen = Some(std::sync::Arc::new(f));
         self
     }
 

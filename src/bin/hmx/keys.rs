@@ -5,11 +5,11 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use hmx::{Client, Device, ErrorKind, Token};
 use zeroize::Zeroizing;
 
+use crate::cloud::{CloudArgs, env_text, host_of};
 use crate::output::{self, Codes};
 use crate::{Failure, clock, password, progress};
 
@@ -18,15 +18,8 @@ pub struct Args {
     /// The account's email [env: HMX_EMAIL]
     #[arg(value_name = "EMAIL")]
     email: Option<String>,
-    /// The cloud: https://my.hmarex.com (Terneo, the default) or https://app.welrok.com [env: HMX_BASE_URL]
-    #[arg(long, value_name = "URL")]
-    base_url: Option<String>,
-    /// Trust the certificates in this PEM file instead of the public roots [env: HMX_CA_FILE]
-    #[arg(long, value_name = "PEM")]
-    ca_file: Option<PathBuf>,
-    /// Bound on each request, connecting included (default: 10 s to connect, 30 s a request)
-    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
-    timeout: Option<Duration>,
+    #[command(flatten)]
+    cloud: CloudArgs,
     /// Only the device with this serial (trimmed, case-insensitive)
     #[arg(long, value_name = "SN")]
     serial: Option<String>,
@@ -40,49 +33,10 @@ pub struct Args {
     /// replace it (mode 0600) when it is missing or the cloud refuses it
     #[arg(long, value_name = "PATH")]
     token_file: Option<PathBuf>,
-    /// Send requests through this proxy: http://[user:password@]host[:port] (CONNECT), or
-    /// socks5h://, socks5://, socks4a://, socks4:// (default: HTTPS_PROXY or ALL_PROXY from
-    /// the environment, minus NO_PROXY)
-    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
-    proxy: Option<String>,
-    /// Use no proxy, whatever the environment says
-    #[arg(long)]
-    no_proxy: bool,
-    /// Trust the operating system's certificate store instead of the public roots built in
-    #[arg(long, conflicts_with = "ca_file")]
-    system_roots: bool,
     /// Use the built-in stand-in cloud and its demo account (no network, no account); the
     /// options that choose a cloud, a proxy or roots do not apply to it
     #[arg(long, conflicts_with_all = ["email", "base_url", "ca_file", "proxy", "no_proxy", "system_roots"])]
     demo: bool,
-}
-
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if seconds.is_nan() || seconds <= 0.0 {
-        return Err("the timeout must be more than 0 seconds".into());
-    }
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text} seconds is too long"))
-}
-
-/// A variable from the environment; unset or empty is None, not UTF-8 is an error.
-fn env_text(name: &str) -> Result<Option<String>, Failure> {
-    match std::env::var_os(name) {
-        None => Ok(None),
-        Some(v) if v.is_empty() => Ok(None),
-        Some(v) => v
-            .into_string()
-            .map(Some)
-            .map_err(|_| Failure::usage(format!("{name} is not UTF-8"))),
-    }
-}
-
-fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
 }
 
 /// Where the devices come from: a client, the account, and the stand-in when it is the demo.
@@ -96,34 +50,8 @@ struct Target {
     demo: Option<hmx::testing::MockCloud>,
 }
 
-/// The host (and port) of a base URL, for messages.
-fn host_of(base_url: &str) -> String {
-    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
-    rest.split('/').next().unwrap_or(rest).to_string()
-}
-
 fn real_target(args: &Args) -> Result<Target, Failure> {
-    let mut builder = Client::builder();
-    if let Some(url) = args.base_url.clone().or(env_text("HMX_BASE_URL")?) {
-        builder = builder.base_url(url);
-    }
-    if let Some(path) = args.ca_file.clone().or_else(|| env_path("HMX_CA_FILE")) {
-        let pem = fs::read(&path)
-            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
-        builder = builder.root_ca_pem(pem);
-    }
-    if args.system_roots {
-        builder = builder.roots(hmx::Roots::System);
-    }
-    if let Some(url) = &args.proxy {
-        builder = builder.proxy(url);
-    } else if args.no_proxy {
-        builder = builder.no_proxy();
-    }
-    if let Some(timeout) = args.timeout {
-        builder = builder.timeout(timeout);
-    }
-    let client = builder.build().map_err(|e| Failure::hmx(&e, None))?;
+    let client = args.cloud.client(None)?;
     let email = args
         .email
         .clone()
@@ -150,7 +78,7 @@ fn demo_target(args: &Args) -> Result<Target, Failure> {
         cloud.base_url()
     );
     let mut builder = cloud.client_builder();
-    if let Some(timeout) = args.timeout {
+    if let Some(timeout) = args.cloud.timeout {
         builder = builder.timeout(timeout);
     }
     let client = builder.build().map_err(|e| Failure::hmx(&e, None))?;

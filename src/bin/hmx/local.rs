@@ -1,17 +1,20 @@
-//! `hmx discover` and `hmx get`, and what every command for one thermostat shares: finding it, its key, printing.
+//! `hmx discover` and `hmx get`, and what every command for a thermostat shares: finding it (an address, a serial on the LAN, or the site), its key, printing.
 
 use std::io::{self, Write};
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
+use std::time::Duration;
 
 use hmx::TotpKey;
-use hmx::local::{self, Found, Listener, Thermostat};
+use hmx::local::{self, Found, Thermostat};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use crate::listen::listen;
 use crate::output::escape;
+use crate::site::{self, Devices, SiteFile};
 use crate::{Failure, state};
 
-fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
@@ -34,27 +37,138 @@ pub struct DiscoverArgs {
     json: bool,
 }
 
-/// Which device, and how to reach it.
-#[derive(clap::Args)]
-pub struct DeviceArgs {
-    /// The device: an IP address or name (optional :port), or its serial number,
-    /// which is then found by its announcement on the LAN (devices announce
-    /// about every 30 s, so that can take up to --discovery-seconds)
-    #[arg(value_name = "HOST")]
-    host: String,
-    /// Its serial number (default: HOST, when HOST is a serial)
-    #[arg(long, value_name = "SN")]
-    sn: Option<String>,
+/// `HOST`'s help: one line for -h, the rule for --help.
+pub const HOST_HELP: &str = "The device: a name, name prefix or serial from the site, or an \
+    address with --sn (see --help)";
+pub const HOST_LONG_HELP: &str = "The device. Without --sn, HOST is looked up in the site \
+    (--site): by name (any case, or a prefix only one name starts with), serial number or saved \
+    address; the device is then reached through the site, which finds it again by its \
+    announcement when it moved, fetches its key again when it changed (with the saved token, or \
+    HMX_PASSWORD) and keeps its health; its key and token scheme come from the site unless \
+    given. A serial the site does not know is found by its announcement on the LAN (devices \
+    announce about every 30 s, so that can take up to --discovery-seconds). With --sn SN, HOST \
+    is an IP address or host name (optional :port) and the site is not used.";
+
+/// How to reach devices: request bound, discovery, the site. Shared by the
+/// commands for one device and by `hmx watch`.
+#[derive(Clone, clap::Args)]
+pub struct ReachArgs {
     /// Bound on each request, in seconds
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
-    timeout: Duration,
-    /// The UDP port to hear announcements on, when HOST is a serial
+    pub timeout: Duration,
+    /// The UDP port to hear announcements on (for a serial the site does not know, or a
+    /// device of the site that stopped answering)
     #[arg(long, value_name = "P", default_value_t = local::DISCOVERY_PORT)]
-    discovery_port: u16,
-    /// How long to wait for the serial's announcement, in seconds (devices
-    /// announce about every 30 s)
+    pub discovery_port: u16,
+    /// How long to wait for an announcement, in seconds (devices announce about every 30 s)
     #[arg(long, value_name = "N", default_value = "35", value_parser = parse_seconds)]
-    discovery_seconds: Duration,
+    pub discovery_seconds: Duration,
+    #[command(flatten)]
+    pub site: SiteFile,
+}
+
+/// How to reach the device or devices HOST names.
+#[derive(clap::Args)]
+pub struct DeviceArgs {
+    /// Its serial number: HOST is then an address and the site is not used (default: HOST,
+    /// when HOST is a serial)
+    #[arg(long, value_name = "SN")]
+    sn: Option<String>,
+    #[command(flatten)]
+    pub reach: ReachArgs,
+}
+
+/// Where a command's device or devices are.
+pub enum Target {
+    /// An address (with --sn, or a serial heard on the LAN), talked to
+    /// directly as before there were sites; `host` for the command's messages.
+    Direct {
+        thermostat: Thermostat,
+        host: String,
+    },
+    /// One device of the site, or several (--all, a list).
+    Site(Devices),
+}
+
+/// Whether HOST reads as an address or host name rather than a device's name.
+fn address_like(host: &str) -> bool {
+    host.parse::<IpAddr>().is_ok() || host.contains(['.', ':', '['])
+}
+
+impl DeviceArgs {
+    /// Where HOST (or `--all`) points, by the rule in [`HOST_LONG_HELP`];
+    /// a comma-separated list names several devices of the site.
+    /// `needs_key`: a key must be given for a device the site does not
+    /// know, which is then refused before listening for its announcement.
+    pub fn target(
+        &self,
+        host: Option<&str>,
+        all: bool,
+        needs_key: bool,
+    ) -> Result<Target, Failure> {
+        if all {
+            if self.sn.is_some() {
+                return Err(Failure::usage(
+                    "--all takes every device of the site; --sn is for one address",
+                ));
+            }
+            return Devices::open(&self.reach)?.all().map(Target::Site);
+        }
+        let Some(host) = host.map(str::trim) else {
+            return Err(Failure::usage("give HOST (the device), or --all"));
+        };
+        let no_key = || Failure::usage("give --key KEY (or set HMX_TOTP_KEY)");
+        if let Some(sn) = &self.sn {
+            if needs_key {
+                return Err(no_key());
+            }
+            return self.direct(host, sn);
+        }
+        let devices = Devices::open(&self.reach)?;
+        let known = devices.site.get(host).map(|_| ());
+        match known {
+            Ok(()) => Ok(Target::Site(devices.one(host))),
+            Err(_) if host.contains(',') => devices.list(host).map(Target::Site),
+            Err(e) if e.kind() == hmx::ErrorKind::NotFound => {
+                if local::looks_like_serial(host) {
+                    if needs_key {
+                        return Err(no_key());
+                    }
+                    self.direct(host, host)
+                } else if address_like(host) {
+                    Err(Failure::usage(format!(
+                        "{host} is not in the site {}: give --sn SN (the device's serial) to \
+                         reach it by its address, or run `hmx sync`",
+                        devices.site.path().display()
+                    )))
+                } else {
+                    let mut failure = Failure::hmx(&e, None);
+                    if let Some(m) = failure.message.as_mut() {
+                        m.push_str("; for a device by its host name, give --sn SN");
+                    }
+                    Err(failure)
+                }
+            }
+            Err(e) => Err(Failure::hmx(&e, None)),
+        }
+    }
+
+    /// The client for an address, or for a serial found by its announcement.
+    fn direct(&self, host: &str, sn: &str) -> Result<Target, Failure> {
+        let host = if sn == host && local::looks_like_serial(host) {
+            find_serial(
+                host,
+                self.reach.discovery_port,
+                self.reach.discovery_seconds,
+            )?
+        } else {
+            host.to_string()
+        };
+        let thermostat = Thermostat::new(&host, sn)
+            .map_err(|e| Failure::hmx(&e, None))?
+            .timeout(self.reach.timeout);
+        Ok(Target::Direct { thermostat, host })
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -72,16 +186,32 @@ pub enum What {
     Schedule,
 }
 
+/// `hmx get --help`, after the options.
+pub const GET_HELP: &str = "\
+Several devices: a comma-separated list of names from the site (`hmx get kitchen,bath state`;
+a name with a comma in it still works whole), or --all for every device of the site. They are
+read in parallel, one request at a time each, for their state only. Each device gets one row,
+or with --json one JSON line:
+  {\"device\": SERIAL, \"name\": NAME, \"state\": {...}}
+  {\"device\": SERIAL, \"name\": NAME, \"error\": {\"kind\": ..., \"message\": ..., \"exit\": CODE}}
+A device that fails never hides the others; the exit code is then the largest among the
+devices that failed (4 for one that did not answer, 7 for one that refused the key, ...).";
+
 #[derive(clap::Args)]
 pub struct GetArgs {
-    #[command(flatten)]
-    device: DeviceArgs,
+    #[arg(value_name = "HOST", help = HOST_HELP, long_help = HOST_LONG_HELP)]
+    host: Option<String>,
     /// What to read
-    #[arg(value_enum)]
-    what: What,
-    /// Print JSON instead of a table
+    #[arg(value_enum, value_name = "WHAT")]
+    what: Option<What>,
+    /// Every device of the site (their state)
+    #[arg(long)]
+    all: bool,
+    /// Print JSON instead of a table (several devices: one JSON line each)
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 pub fn write_out(text: &str) -> Result<(), Failure> {
@@ -102,7 +232,13 @@ fn found_json(found: &[Found]) -> Value {
 }
 
 pub fn discover(args: DiscoverArgs) -> Result<(), Failure> {
-    let found = local::discover(args.port, args.seconds).map_err(|e| Failure::hmx(&e, None))?;
+    let what = format!(
+        "listening for announcements on UDP port {} ({} s)",
+        args.port,
+        args.seconds.as_secs_f64()
+    );
+    let found =
+        listen(args.port, args.seconds, &what, |_| false).map_err(|e| Failure::hmx(&e, None))?;
     if args.json {
         return write_out(&format!("{:#}\n", found_json(&found)));
     }
@@ -129,26 +265,26 @@ pub fn discover(args: DiscoverArgs) -> Result<(), Failure> {
     write_out(&text)
 }
 
-/// A serial rather than an address: 16 or more hex digits, no dot or colon.
-/// Waits for `sn`'s announcement and gives its address.
+/// Waits for `sn`'s announcement and gives its address (a serial the site does not know).
 fn find_serial(sn: &str, port: u16, within: Duration) -> Result<String, Failure> {
-    let listener = Listener::bind(port).map_err(|e| Failure::hmx(&e, None))?;
     eprintln!(
         "hmx: looking for {sn} on the LAN (UDP port {port}; devices announce about every 30 s, \
          waiting up to {} s)",
         within.as_secs_f64()
     );
-    let deadline = Instant::now() + within;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match listener.next(left) {
-            Ok(Some(f)) if hmx::same_serial(&f.sn, sn) => {
-                eprintln!("hmx: {sn} announced itself from {}", f.ip);
-                return Ok(f.ip.to_string());
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            Err(e) => return Err(Failure::hmx(&e, None)),
-        }
+    let what = format!("looking for {sn} on the LAN");
+    let found = listen(port, within, &what, |found| {
+        found.iter().any(|f| hmx::same_serial(&f.sn, sn))
+    });
+    let found = match found {
+        Ok(found) => found,
+        // Only other datagrams heard: no announcement from the serial either.
+        Err(e) if e.kind() == hmx::ErrorKind::Protocol => Vec::new(),
+        Err(e) => return Err(Failure::hmx(&e, None)),
+    };
+    if let Some(f) = found.iter().find(|f| hmx::same_serial(&f.sn, sn)) {
+        eprintln!("hmx: {sn} announced itself from {}", f.ip);
+        return Ok(f.ip.to_string());
     }
     Err(Failure {
         code: 6,
@@ -157,32 +293,6 @@ fn find_serial(sn: &str, port: u16, within: Duration) -> Result<String, Failure>
             within.as_secs_f64()
         )),
     })
-}
-
-impl DeviceArgs {
-    /// The client (its errors name the address themselves).
-    pub fn thermostat(&self) -> Result<Thermostat, Failure> {
-        self.thermostat_at().map(|(t, _)| t)
-    }
-
-    /// The client, and the address it talks to (for the command's own messages).
-    pub fn thermostat_at(&self) -> Result<(Thermostat, String), Failure> {
-        let serial = local::looks_like_serial(&self.host);
-        let sn = match (&self.sn, serial) {
-            (Some(sn), _) => sn.clone(),
-            (None, true) => self.host.clone(),
-            (None, false) => return Err(Failure::usage("give --sn SN (the device's serial)")),
-        };
-        let host = if serial {
-            find_serial(&self.host, self.discovery_port, self.discovery_seconds)?
-        } else {
-            self.host.clone()
-        };
-        let t = Thermostat::new(&host, &sn)
-            .map_err(|e| Failure::hmx(&e, None))?
-            .timeout(self.timeout);
-        Ok((t, host))
-    }
 }
 
 /// The key from `--key` or `HMX_TOTP_KEY`.
@@ -221,22 +331,50 @@ pub fn parameters_text(list: &[local::Parameter], as_json: bool) -> String {
     text
 }
 
-pub fn get(args: GetArgs) -> Result<(), Failure> {
-    let t = args.device.thermostat()?;
-    let fail = |e: hmx::Error| Failure::hmx(&e, None);
-    let text = match args.what {
-        What::State => {
-            let s = t.state().map_err(fail)?;
-            if args.json {
+/// What was read, by `What`.
+enum Reading {
+    State(local::State),
+    Params(Vec<local::Parameter>),
+    Telemetry(serde_json::Map<String, Value>),
+    Time(u32),
+    Schedule(local::Schedule),
+}
+
+fn read(t: &Thermostat, what: What) -> Result<Reading, hmx::Error> {
+    Ok(match what {
+        What::State => Reading::State(t.state()?),
+        What::Params => Reading::Params(t.parameters()?),
+        What::Telemetry => Reading::Telemetry(t.telemetry()?),
+        What::Time => Reading::Time(t.device_time()?),
+        What::Schedule => Reading::Schedule(t.schedule()?),
+    })
+}
+
+impl What {
+    /// What reading it is, for progress lines.
+    fn doing(self) -> &'static str {
+        match self {
+            What::State => "reading the state",
+            What::Params => "reading the parameters",
+            What::Telemetry => "reading the telemetry",
+            What::Time => "reading the clock",
+            What::Schedule => "reading the schedule",
+        }
+    }
+}
+
+fn reading_text(reading: Reading, as_json: bool) -> String {
+    match reading {
+        Reading::State(s) => {
+            if as_json {
                 state::json(&s)
             } else {
                 state::table(&s)
             }
         }
-        What::Params => parameters_text(&t.parameters().map_err(fail)?, args.json),
-        What::Telemetry => {
-            let fields = t.telemetry().map_err(fail)?;
-            if args.json {
+        Reading::Params(list) => parameters_text(&list, as_json),
+        Reading::Telemetry(fields) => {
+            if as_json {
                 format!("{:#}\n", Value::Object(fields))
             } else {
                 fields
@@ -248,18 +386,16 @@ pub fn get(args: GetArgs) -> Result<(), Failure> {
                     .collect()
             }
         }
-        What::Time => {
-            let now = t.device_time().map_err(fail)?;
-            if args.json {
+        Reading::Time(now) => {
+            if as_json {
                 format!("{}\n", json!({"time": now}))
             } else {
                 format!("{now}\n")
             }
         }
-        What::Schedule => {
-            let schedule = t.schedule().map_err(fail)?;
+        Reading::Schedule(schedule) => {
             const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-            if args.json {
+            if as_json {
                 let days: Vec<Value> = schedule
                     .days
                     .iter()
@@ -285,6 +421,49 @@ pub fn get(args: GetArgs) -> Result<(), Failure> {
                 text
             }
         }
-    };
-    write_out(&text)
+    }
+}
+
+/// HOST and WHAT as given: with --all there is no HOST, so clap puts WHAT in HOST's place.
+fn host_and_what(args: &GetArgs) -> Result<(Option<&str>, What), Failure> {
+    let what_needed =
+        || Failure::usage("give WHAT to read: state, params, telemetry, time or schedule");
+    match (args.all, args.host.as_deref(), args.what) {
+        (true, Some(_), Some(_)) => Err(Failure::usage(
+            "--all reads every device of the site: give WHAT alone, not HOST too",
+        )),
+        (true, Some(text), None) => {
+            let what = <What as clap::ValueEnum>::from_str(text, true).map_err(|_| {
+                Failure::usage(format!(
+                    "{text:?} is not something to read: state, params, telemetry, time or schedule"
+                ))
+            })?;
+            Ok((None, what))
+        }
+        (true, None, _) | (false, _, None) => Err(what_needed()),
+        (false, host, Some(what)) => Ok((host, what)),
+    }
+}
+
+pub fn get(args: GetArgs) -> Result<(), Failure> {
+    let (host, what) = host_and_what(&args)?;
+    match args.device.target(host, args.all, false)? {
+        Target::Direct { thermostat, .. } => {
+            let reading = read(&thermostat, what).map_err(|e| Failure::hmx(&e, None))?;
+            write_out(&reading_text(reading, args.json))
+        }
+        Target::Site(mut devices) if devices.is_many() => {
+            if !matches!(what, What::State) {
+                return Err(Failure::usage(
+                    "several devices (--all or a list) are read for their state only: give `state`",
+                ));
+            }
+            let results = devices.call_many(what.doing(), |t| t.state())?;
+            site::print_states(&devices, results, args.json)
+        }
+        Target::Site(mut devices) => {
+            let reading = devices.call_one(what.doing(), |t| read(t, what))?;
+            write_out(&reading_text(reading, args.json))
+        }
+    }
 }

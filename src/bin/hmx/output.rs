@@ -1,4 +1,4 @@
-//! What `hmx keys` prints: a table for people, JSON for programs.
+//! What `hmx keys` prints: a table for people, JSON for programs; aligned tables and escaping for every command.
 
 use std::io::{self, Write};
 
@@ -98,24 +98,31 @@ pub fn print_table(
         }
         rows.push(row);
     }
+    out.write_all(aligned(&rows).as_bytes())?;
+    out.flush()
+}
+
+/// Rows as lines of columns two spaces apart, each as wide as its widest
+/// cell (cells escaped already); the last column is not padded.
+pub fn aligned(rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = Vec::new();
-    for r in &rows {
+    for r in rows {
         widths.resize(widths.len().max(r.len()), 0);
         for (width, cell) in widths.iter_mut().zip(r) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    for r in &rows {
-        let mut line = String::new();
+    let mut text = String::new();
+    for r in rows {
         for (col, (cell, width)) in r.iter().zip(&widths).enumerate() {
-            line.push_str(cell);
+            text.push_str(cell);
             if col + 1 < r.len() {
-                line.push_str(&" ".repeat(width.saturating_sub(cell.chars().count()) + 2));
+                text.push_str(&" ".repeat(width.saturating_sub(cell.chars().count()) + 2));
             }
         }
-        writeln!(out, "{line}")?;
+        text.push('\n');
     }
-    out.flush()
+    text
 }
 
 #[cfg(test)]

@@ -20,6 +20,12 @@ pub fn read() -> Result<Zeroizing<String>, Failure> {
     first_line_of_stdin("the password")
 }
 
+/// `HMX_PASSWORD` alone, when it is set: for commands that log in only when
+/// the site's saved token is refused, and never stop to ask.
+pub fn from_env_only() -> Result<Option<Zeroizing<String>>, Failure> {
+    std::env::var_os("HMX_PASSWORD").map(from_env).transpose()
+}
+
 /// The first line of stdin without its line ending, for a secret (`what`, in messages).
 pub fn first_line_of_stdin(what: &str) -> Result<Zeroizing<String>, Failure> {
     let mut line = Zeroizing::new(String::new());

@@ -1,4 +1,4 @@
-//! Progress on stderr for a slow fetch: after a second, on a terminal only.
+//! Progress on stderr for a slow step (a fetch, a listening, a call): after a second, on a terminal only.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -33,13 +33,27 @@ impl Note {
 /// spent on stderr while it takes longer than a second, when stderr is a
 /// terminal. The line is cleared after.
 pub fn show<T>(what: &str, step: impl FnOnce(&Note) -> T) -> T {
-    let note = Note::default();
+    show_with(what, &Note::default(), step)
+}
+
+/// [`show`] with a note made before the step, for a step that hands it to
+/// code set up earlier (a site's listening hook).
+pub fn show_with<T>(what: &str, note: &Note, step: impl FnOnce(&Note) -> T) -> T {
     let shown = io::stderr()
         .is_terminal()
         .then(|| Shown::start(what.to_string(), note.clone()));
-    let result = step(&note);
+    let result = step(note);
     drop(shown);
     result
+}
+
+/// "1 device", "3 devices".
+pub fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("{n} {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 struct Shown {

@@ -35,6 +35,31 @@ pub fn table(state: &State) -> String {
         .collect()
 }
 
+/// The fields a row shows when several devices' states share one table, by JSON name.
+const SUMMARY: [&str; 7] = [
+    "floor_c",
+    "air_c",
+    "setpoint_c",
+    "relay_on",
+    "powered",
+    "mode",
+    "brightness",
+];
+
+/// The column titles for [`summary`].
+pub fn summary_header() -> Vec<String> {
+    SUMMARY.iter().map(|n| label(n).to_uppercase()).collect()
+}
+
+/// One row of a table of several devices: the [`SUMMARY`] fields as the one-device table shows them.
+pub fn summary(state: &State) -> Vec<String> {
+    let value = serde_json::to_value(state).unwrap_or(Value::Null);
+    SUMMARY
+        .iter()
+        .map(|name| shown(name, value.get(name).unwrap_or(&Value::Null)))
+        .collect()
+}
+
 fn label(name: &str) -> String {
     let short = match name {
         "powered" => "power",
