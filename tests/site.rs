@@ -599,6 +599,46 @@ mod on_a_lan {
             .collect();
         addresses.sort();
         assert_eq!(addresses, ["192.0.2.10", "192.0.2.11", "192.0.2.30"]);
+        // The command does the same with --sweep, from the host namespace.
+        #[cfg(feature = "cli")]
+        {
+            let cli_path = dir.join("cli.json");
+            let out = lan
+                .host_command(env!("CARGO_BIN_EXE_hmx"))
+                .args([
+                    "sync",
+                    "--email",
+                    DEMO_EMAIL,
+                    "--base-url",
+                    cloud.base_url(),
+                ])
+                .arg("--ca-file")
+                .arg(cloud.ca_file())
+                .args(["--sweep", "192.0.2.0/24", "--json", "--site"])
+                .arg(&cli_path)
+                .env("HMX_PASSWORD", DEMO_PASSWORD)
+                .output()
+                .unwrap();
+            crate::common::procs::assert_exit(&out, 0);
+            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(report["joined"].as_array().unwrap().len(), 3, "{report}");
+            let out = lan
+                .host_command(env!("CARGO_BIN_EXE_hmx"))
+                .args(["discover", "--sweep", "192.0.2.0/28,192.0.2.30", "--json"])
+                .output()
+                .unwrap();
+            crate::common::procs::assert_exit(&out, 0);
+            let found: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let mut ips: Vec<&str> = found
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["ip"].as_str().unwrap())
+                .collect();
+            ips.sort();
+            assert_eq!(ips, ["192.0.2.10", "192.0.2.11", "192.0.2.30"]);
+        }
+
         // Stopped where it listens: its accept loop is woken by a connection
         // from inside the host namespace.
         let cloud = std::mem::ManuallyDrop::into_inner(cloud);

@@ -44,7 +44,7 @@ pub use state::{
 };
 pub use sweep::{
     MAX_SWEEP_ADDRESSES, MAX_SWEEP_CONCURRENCY, SWEEP_CONCURRENCY, SWEEP_TIMEOUT, SweepOptions,
-    SweepReport, sweep, sweep_addresses, sweep_report,
+    SweepReport, sweep, sweep_addresses, sweep_report, sweep_report_with_progress,
 };
 pub use thermostat::{
     DEFAULT_MIN_INTERVAL, DEFAULT_TIMEOUT, RETRIES, RETRY_BACKOFF, Thermostat, Written,

@@ -156,8 +156,19 @@ pub fn sweep_report<T: AsRef<str>>(
     targets: &[T],
     options: &SweepOptions,
 ) -> Result<SweepReport, Error> {
+    sweep_report_with_progress(targets, options, |_, _, _| {})
+}
+
+/// [`sweep_report`], calling `progress(asked, addresses, found)` after each
+/// address has answered or timed out (from the sweep's threads), for tools
+/// that show how far a long sweep got.
+pub fn sweep_report_with_progress<T: AsRef<str>>(
+    targets: &[T],
+    options: &SweepOptions,
+    progress: impl Fn(usize, usize, usize) + Sync,
+) -> Result<SweepReport, Error> {
     let addresses = sweep_addresses(targets)?;
-    let answers = ask_all(&addresses, options)?;
+    let answers = ask_all(&addresses, options, &progress)?;
     let mut report = SweepReport {
         tried: addresses,
         ..SweepReport::default()
@@ -312,7 +323,9 @@ enum Answer {
 fn ask_all(
     addresses: &[Ipv4Addr],
     options: &SweepOptions,
+    progress: &(dyn Fn(usize, usize, usize) + Sync),
 ) -> Result<Vec<(Ipv4Addr, Answer)>, Error> {
+    let found = AtomicUsize::new(0);
     let workers = options
         .concurrency
         .clamp(1, MAX_SWEEP_CONCURRENCY)
@@ -326,7 +339,15 @@ fn ask_all(
                 break;
             };
             let answer = ask(*ip, options);
-            lock(&answers).push((at, answer));
+            if matches!(answer, Answer::Found(_)) {
+                found.fetch_add(1, Ordering::SeqCst);
+            }
+            let asked = {
+                let mut answers = lock(&answers);
+                answers.push((at, answer));
+                answers.len()
+            };
+            progress(asked, addresses.len(), found.load(Ordering::SeqCst));
         }
     };
     thread::scope(|scope| {

@@ -66,10 +66,16 @@ impl Site {
     fn finish_sync(&mut self, logged_in: bool, found: &[Found]) -> Result<SyncReport, Error> {
         self.join_lan(found, true);
         self.save()?;
-        let mut report = SyncReport {
+        Ok(SyncReport {
             logged_in,
-            ..SyncReport::default()
-        };
+            ..self.sync_report()
+        })
+    }
+
+    /// The devices by where they were found at the last sync (`logged_in`
+    /// false): what [`sync`](Site::sync) reports.
+    pub fn sync_report(&self) -> SyncReport {
+        let mut report = SyncReport::default();
         for d in &self.devices {
             let list = match (d.in_cloud, d.on_lan) {
                 (true, true) => &mut report.joined,
@@ -79,7 +85,7 @@ impl Site {
             };
             list.push(d.sn.clone());
         }
-        Ok(report)
+        report
     }
 
     /// Reads the account's keys again (saved token first, then a login) and

@@ -50,3 +50,49 @@ pub fn listen(
         }
     })
 }
+
+/// Where to ask instead of listening: `--sweep RANGES` and `--hosts LIST`.
+#[derive(Clone, clap::Args)]
+pub struct SweepArgs {
+    /// Find devices by asking every address of these ranges instead of listening
+    /// (e.g. 192.168.1.0/24; commas or repeats for more; at most a /16): one unsigned
+    /// {"cmd":4} to port 80 of each address, 32 at a time, 1.5 s each; nothing beyond them
+    #[arg(long, value_name = "RANGES")]
+    pub sweep: Vec<String>,
+    /// Find devices by asking these addresses or host names (commas or repeats) instead of
+    /// listening, as --sweep does
+    #[arg(long, value_name = "LIST")]
+    pub hosts: Vec<String>,
+}
+
+impl SweepArgs {
+    /// The targets given, if any: then the command asks instead of listening.
+    pub fn targets(&self) -> Option<Vec<String>> {
+        let all: Vec<String> = self.sweep.iter().chain(&self.hosts).cloned().collect();
+        (!all.is_empty()).then_some(all)
+    }
+}
+
+/// Asks every address of `targets` (`hmx::local::sweep`), showing on a
+/// terminal how many were asked and how many answered.
+pub fn sweep(targets: &[String]) -> Result<Vec<Found>, hmx::Error> {
+    let what = format!("asking every address of {}", targets.join(", "));
+    progress::show(&what, |note| {
+        let report = hmx::local::sweep_report_with_progress(
+            targets,
+            &hmx::local::SweepOptions::default(),
+            |asked, total, found| {
+                note.set(format!(
+                    "{asked} of {total} asked, {}",
+                    progress::count(found, "device")
+                ))
+            },
+        )?;
+        for (ip, _) in &report.without_sn {
+            eprintln!(
+                "hmx: {ip} answered without a serial number (a D2W unit, or busy); not listed"
+            );
+        }
+        Ok(report.found)
+    })
+}

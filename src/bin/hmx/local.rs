@@ -35,6 +35,8 @@ pub struct DiscoverArgs {
     /// Print a JSON array instead of a table
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    ask: crate::listen::SweepArgs,
 }
 
 /// `HOST`'s help: one line for -h, the rule for --help.
@@ -237,8 +239,11 @@ pub fn discover(args: DiscoverArgs) -> Result<(), Failure> {
         args.port,
         args.seconds.as_secs_f64()
     );
-    let found =
-        listen(args.port, args.seconds, &what, |_| false).map_err(|e| Failure::hmx(&e, None))?;
+    let found = match args.ask.targets() {
+        Some(targets) => crate::listen::sweep(&targets),
+        None => listen(args.port, args.seconds, &what, |_| false),
+    }
+    .map_err(|e| Failure::hmx(&e, None))?;
     if args.json {
         return write_out(&format!("{:#}\n", found_json(&found)));
     }
@@ -255,12 +260,16 @@ pub fn discover(args: DiscoverArgs) -> Result<(), Failure> {
             f.cloud.map_or("-", |c| if c { "yes" } else { "no" }),
         ));
     }
-    if found.is_empty() {
-        eprintln!(
+    match (found.is_empty(), args.ask.targets()) {
+        (false, _) => {}
+        (true, Some(targets)) => {
+            eprintln!("hmx: no device answered at {}", targets.join(", "));
+        }
+        (true, None) => eprintln!(
             "hmx: no announcement heard on UDP port {} in {} s",
             args.port,
             args.seconds.as_secs_f64()
-        );
+        ),
     }
     write_out(&text)
 }

@@ -341,6 +341,8 @@ pub struct SyncArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
+    ask: crate::listen::SweepArgs,
+    #[command(flatten)]
     site: SiteFile,
 }
 
@@ -395,16 +397,19 @@ pub fn sync(args: SyncArgs) -> Result<(), Failure> {
         args.discovery_port,
         args.discovery_seconds.as_secs_f64()
     );
-    let found = listen(args.discovery_port, args.discovery_seconds, &what, |_| {
-        false
-    })
+    let found = match args.ask.targets() {
+        Some(targets) => crate::listen::sweep(&targets),
+        None => listen(args.discovery_port, args.discovery_seconds, &what, |_| {
+            false
+        }),
+    }
     .map_err(|e| Failure::hmx(&e, None))?;
     site.join_lan(&found, true);
     site.save().map_err(|e| Failure::hmx(&e, None))?;
 
-    let mut report = SyncReport {
+    let report = SyncReport {
         logged_in,
-        ..SyncReport::default()
+        ..site.sync_report()
     };
     let mut rows = vec![
         ["NAME", "SERIAL", "ADDRESS", "FOUND"]
@@ -412,13 +417,12 @@ pub fn sync(args: SyncArgs) -> Result<(), Failure> {
             .to_vec(),
     ];
     for d in site.devices() {
-        let (list, found) = match (d.in_cloud, d.on_lan) {
-            (true, true) => (&mut report.joined, "joined"),
-            (true, false) => (&mut report.cloud_only, "cloud only"),
-            (false, true) => (&mut report.lan_only, "LAN only"),
+        let found = match (d.in_cloud, d.on_lan) {
+            (true, true) => "joined",
+            (true, false) => "cloud only",
+            (false, true) => "LAN only",
             (false, false) => continue,
         };
-        list.push(d.sn.clone());
         rows.push(vec![
             d.name.as_deref().map_or("-".into(), escape),
             escape(&d.sn),
