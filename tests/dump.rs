@@ -487,3 +487,67 @@ fn to_json_writes_a_fixture_as_the_committed_files_are() {
     let e = Fixture::load(fixture_dir().join("missing.json")).unwrap_err();
     assert!(e.message().contains("missing.json"), "{e}");
 }
+
+/// `hmx dump` as a user runs it: the file it writes replays as the unit,
+/// names the scheme the probe settled, and holds no key or full serial.
+#[cfg(feature = "cli")]
+#[test]
+fn hmx_dump_writes_a_fixture_that_replays_as_the_unit() {
+    use common::procs::{assert_exit, hmx};
+    let f = Fixture::load(fixture_dir().join("oz.json")).unwrap();
+    let device = MockThermostat::builder()
+        .fixture(&f)
+        .locked(DEMO_KEY, Scheme::RAW_UNIX)
+        .start()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("hmx-dump-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("unit.json");
+    let out = hmx()
+        .args([
+            "dump",
+            &device.host(),
+            "--sn",
+            device.sn(),
+            "--firmware",
+            "2.5",
+        ])
+        .args(["--key", DEMO_KEY, "--out"])
+        .arg(&out_file)
+        .env_remove("HMX_SITE")
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("raw-unix") && stderr.contains("new issue"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    assert!(!text.contains(DEMO_KEY), "{text}");
+    let recorded = Fixture::from_json(&text).unwrap();
+    assert_eq!(recorded.firmware.as_deref(), Some("2.5"));
+    assert_eq!(recorded.scheme.as_ref().unwrap().name, "raw-unix");
+    // Reloaded in a stand-in, it answers as the unit did (but for the clock).
+    let replay = MockThermostat::builder()
+        .fixture(&recorded)
+        .start()
+        .unwrap();
+    for cmd in [1, 2, 3, 4] {
+        assert_eq!(
+            without_clock(&read(&replay, cmd)),
+            without_clock(&read(&device, cmd)),
+            "cmd {cmd}"
+        );
+    }
+    // Nothing was applied: the probe wrote brightness back unchanged.
+    assert!(
+        device
+            .applied()
+            .iter()
+            .all(|(id, v)| *id == 23 && *v == "10"),
+        "{:?}",
+        device.applied()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -11,6 +11,7 @@
 //!     hmx set (HOST|NAME[,NAME...]|--all) [--key KEY] [--scheme NAME] SETTING...  # setpoint=21.5, 23=5
 //!     hmx probe HOST [--sn SN] --key KEY [--scheme NAME] [--json]      # key also from HMX_TOTP_KEY
 //!     hmx watch [NAME...] [--every SECONDS]            # a JSON line per change of state
+//!     hmx dump HOST [--sn SN] [--key KEY] [--out FILE] # a fixture file of the unit's answers
 //!     hmx demo                           # the whole chain against stand-ins (feature test-util)
 //!
 //! Exit codes: 0 ok, 2 usage or bad argument, 3 auth, 4 network/timeout/TLS,
@@ -36,6 +37,7 @@ mod cloud;
 mod code;
 #[cfg(feature = "test-util")]
 mod demo;
+mod dump;
 mod keys;
 mod listen;
 mod local;
@@ -93,6 +95,9 @@ enum Command {
     Set(write::SetArgs),
     /// Find which token scheme a locked thermostat accepts (writes a value back unchanged)
     Probe(write::ProbeArgs),
+    /// Record what a unit answers as a fixture file (serial masked, no secrets), to contribute
+    #[command(after_help = dump::DUMP_HELP)]
+    Dump(dump::DumpArgs),
     /// Print a JSON line whenever a device's state changes, polling gently, until Ctrl-C
     #[command(after_help = watch::WATCH_HELP)]
     Watch(watch::WatchArgs),
@@ -207,6 +212,7 @@ fn main() -> ExitCode {
         Command::Get(args) => local::get(args),
         Command::Set(args) => write::set(args),
         Command::Probe(args) => write::probe(args),
+        Command::Dump(args) => dump::dump(args),
         Command::Watch(args) => watch::run(args),
         Command::Demo => demo(),
     };
