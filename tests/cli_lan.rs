@@ -8,10 +8,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use common::net::{announce, free_udp_port};
 use common::procs::{assert_exit, assert_exit_for, hmx, stderr, stdout};
+use common::units::{fixture, fixtures};
 use hmx::testing::{DEMO_KEY, DeviceFault, Fixture, MockThermostat, On};
 use hmx::totp::Scheme;
 use serde_json::{Map, Value, json};
@@ -238,29 +237,6 @@ fn telemetry_is_printed_in_the_devices_order() {
         direct.keys().collect::<Vec<_>>()
     );
     assert_eq!(printed.keys().next().map(String::as_str), Some("sn"));
-}
-
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn fixture(name: &str) -> Fixture {
-    Fixture::load(fixture_dir().join(name)).unwrap()
-}
-
-/// Every recorded unit in tests/fixtures/, by file name, found at run time.
-fn fixtures() -> Vec<(String, Fixture)> {
-    let mut names: Vec<String> = std::fs::read_dir(fixture_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".json"))
-        .collect();
-    names.sort();
-    assert!(!names.is_empty());
-    names
-        .into_iter()
-        .map(|n| (n.clone(), fixture(&n)))
-        .collect()
 }
 
 /// The fields of `hmx get HOST state --json`: all of them, every time.

@@ -5,81 +5,21 @@
 
 mod common;
 
+use common::loopback_site::{Lan, lan};
+
 use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::procs::{assert_exit, assert_exit_for, hmx, stderr, stdout};
 use common::pty::{Pty, wait_for};
-use hmx::local::Listener;
-use hmx::testing::{
-    Announcer, DEMO_EMAIL, DEMO_PASSWORD, DeviceFault, MockCloud, MockThermostat, On, announcement,
-    demo_devices,
-};
-use hmx::totp::Scheme;
+use hmx::testing::{DEMO_EMAIL, DEMO_PASSWORD, DeviceFault, On, demo_devices};
 use serde_json::Value;
 
-/// The stand-in cloud with three devices ("Living room", "Kitchen", "Bathroom floor"), three
-/// stand-in thermostats with those serials, locked with the cloud's keys, each announcing
-/// itself from 127.0.0.1 every 50 ms, and a folder for the site.
-struct Lan {
-    cloud: MockCloud,
-    devices: Vec<MockThermostat>,
-    _announcers: Vec<Announcer>,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Lan {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn lan(name: &str) -> Lan {
-    let cloud_devices = demo_devices(3);
-    let cloud = MockCloud::builder()
-        .devices(cloud_devices.clone())
-        .start()
-        .unwrap();
-    let port = Listener::bind(0).unwrap().port();
-    let target = SocketAddrV4::new(Ipv4Addr::new(127, 255, 255, 255), port);
-    let mut devices = Vec::new();
-    let mut announcers = Vec::new();
-    for d in &cloud_devices {
-        let sn = d["sn"].as_str().unwrap();
-        let key = d["totp_key"].as_str().unwrap();
-        devices.push(
-            MockThermostat::builder()
-                .sn(sn)
-                .locked(key, Scheme::default())
-                .start()
-                .unwrap(),
-        );
-        let packet = announcement(sn, "sx").to_string();
-        let every = Duration::from_millis(50);
-        announcers.push(Announcer::start(packet, Ipv4Addr::LOCALHOST, target, every).unwrap());
-    }
-    let dir = std::env::temp_dir().join(format!("hmx-cli-site-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    Lan {
-        cloud,
-        devices,
-        _announcers: announcers,
-        port,
-        dir,
-    }
-}
-
 impl Lan {
-    fn path(&self) -> PathBuf {
-        self.dir.join("hmx").join("site.json")
-    }
-
     /// `hmx ARGS` on this site (through HMX_SITE), with short bounds for the stand-ins.
     fn hmx(&self, args: &[&str]) -> Command {
         let mut cmd = hmx();
@@ -156,7 +96,7 @@ fn json_lines(text: &str) -> Vec<Value> {
 
 #[test]
 fn sync_joins_the_account_and_the_lan_into_a_private_file() {
-    let lan = lan("sync");
+    let lan = lan("cli-sync");
     let out = lan.sync_command("1", &[]).output().unwrap();
     assert_exit(&out, 0);
     let table = stdout(&out);
@@ -227,7 +167,7 @@ fn sync_joins_the_account_and_the_lan_into_a_private_file() {
 
 #[test]
 fn a_device_by_name_prefix_needs_no_cloud_request() {
-    let lan = lan("name");
+    let lan = lan("cli-name");
     lan.synced();
     lan.cloud.reset_stats();
     for d in &lan.devices {
@@ -294,7 +234,7 @@ fn a_device_by_name_prefix_needs_no_cloud_request() {
 
 #[test]
 fn set_all_writes_every_device_and_reports_each() {
-    let lan = lan("all");
+    let lan = lan("cli-all");
     lan.synced();
     let out = lan.run(&["set", "--all", "brightness=5"]);
     assert_exit(&out, 0);
@@ -331,7 +271,7 @@ fn set_all_writes_every_device_and_reports_each() {
 
 #[test]
 fn a_silent_device_fails_alone_and_sets_the_exit_code() {
-    let lan = lan("silent");
+    let lan = lan("cli-silent");
     lan.synced();
     lan.devices[1].inject(On::Any, DeviceFault::NoAnswer, 100);
     let started = Instant::now();
@@ -366,7 +306,7 @@ fn a_silent_device_fails_alone_and_sets_the_exit_code() {
 
 #[test]
 fn a_bad_site_file_is_exit_8_naming_it() {
-    let lan = lan("bad");
+    let lan = lan("cli-bad");
     std::fs::create_dir_all(lan.path().parent().unwrap()).unwrap();
     std::fs::write(lan.path(), b"{\"hmx_site\": 1, \"devices\": [").unwrap();
     std::fs::set_permissions(lan.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -446,7 +386,7 @@ impl Watching {
 
 #[test]
 fn watch_prints_states_changes_a_dropout_and_ends_on_ctrl_c() {
-    let lan = lan("watch");
+    let lan = lan("cli-watch");
     lan.synced();
     let mut child = lan
         .hmx(&["watch", "--every", "1", "--every-floor", "1"])
@@ -529,7 +469,7 @@ fn watch_prints_states_changes_a_dropout_and_ends_on_ctrl_c() {
 
 #[test]
 fn progress_shows_on_a_terminal_only() {
-    let lan = lan("progress");
+    let lan = lan("cli-progress");
     // A fourth device in the account that is nowhere on the LAN.
     let four = demo_devices(4);
     lan.cloud.set_devices(four.clone());

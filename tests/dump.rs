@@ -10,37 +10,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::net::raw_post;
+use common::units::{fixture_dir, fixtures};
 use hmx::ErrorKind;
 use hmx::local::{Fixture, ProbeReport, Recording, Thermostat};
 use hmx::testing::{DEMO_KEY, MockThermostat};
 use hmx::totp::{self, Scheme};
 use serde_json::Value;
-
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// Every fixture, by file name, in name order.
-fn fixtures() -> Vec<(String, Fixture)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(fixture_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 8, "fixtures: {files:?}");
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, Fixture::load(&p).unwrap())
-        })
-        .collect()
-}
 
 fn client(device: &MockThermostat) -> Thermostat {
     device.client().min_interval(Duration::from_millis(5))

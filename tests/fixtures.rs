@@ -10,10 +10,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::net::raw_post;
+use common::units::{fixture_dir, fixtures};
 use hmx::ErrorKind;
 use hmx::local::{Thermostat, Written};
 use hmx::testing::{DEMO_KEY, Fixture, MockThermostat, WriteForm, demo_parameters};
@@ -23,29 +23,6 @@ use serde_json::{Map, Value, json};
 /// Parameters the stand-in refuses to write, and the lock and power flags a
 /// harmless write leaves alone.
 const NOT_FOR_A_HARMLESS_WRITE: [u16; 5] = [28, 109, 114, 115, 125];
-
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// Every fixture, by file name, in name order.
-fn fixtures() -> Vec<(String, Fixture)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(fixture_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 8, "fixtures: {files:?}");
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let f = Fixture::load(&p).unwrap_or_else(|e| panic!("{name}: {e}"));
-            (name, f)
-        })
-        .collect()
-}
 
 fn client(device: &MockThermostat) -> Thermostat {
     device.client().min_interval(Duration::from_millis(5))

@@ -3,85 +3,21 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use common::loopback_site::{Lan, key_of, lan};
+
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use hmx::local::{Control, Listener};
+use hmx::local::Control;
 use hmx::testing::{
-    Announcer, DEMO_EMAIL, DEMO_PASSWORD, DeviceFault, MockCloud, MockThermostat, On, announcement,
-    demo_devices,
+    DEMO_EMAIL, DEMO_PASSWORD, DeviceFault, MockCloud, MockThermostat, On, demo_devices,
 };
 use hmx::totp::Scheme;
 use hmx::{ErrorKind, Site};
 use serde_json::Value;
 
-struct Lan {
-    cloud: MockCloud,
-    devices: Vec<MockThermostat>,
-    _announcers: Vec<Announcer>,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Lan {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn key_of(device: &Value) -> String {
-    device["totp_key"].as_str().unwrap().to_string()
-}
-
-/// The stand-in cloud with three devices, three stand-in thermostats with
-/// those serials (locked with the cloud's keys), each announcing on loopback.
-fn lan(name: &str) -> Lan {
-    let cloud_devices = demo_devices(3);
-    let cloud = MockCloud::builder()
-        .devices(cloud_devices.clone())
-        .start()
-        .unwrap();
-    let port = Listener::bind(0).unwrap().port();
-    let target = SocketAddrV4::new(Ipv4Addr::new(127, 255, 255, 255), port);
-    let mut devices = Vec::new();
-    let mut announcers = Vec::new();
-    for d in &cloud_devices {
-        let sn = d["sn"].as_str().unwrap();
-        let device = MockThermostat::builder()
-            .sn(sn)
-            .locked(key_of(d), Scheme::default())
-            .start()
-            .unwrap();
-        let packet = announcement(sn, "sx").to_string();
-        announcers.push(
-            Announcer::start(
-                packet,
-                Ipv4Addr::LOCALHOST,
-                target,
-                Duration::from_millis(50),
-            )
-            .unwrap(),
-        );
-        devices.push(device);
-    }
-    let dir = std::env::temp_dir().join(format!("hmx-site-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    Lan {
-        cloud,
-        devices,
-        _announcers: announcers,
-        port,
-        dir,
-    }
-}
-
 impl Lan {
-    fn path(&self) -> PathBuf {
-        self.dir.join("hmx").join("site.json")
-    }
-
     fn site(&self) -> Site {
         Site::open(self.path())
             .unwrap()

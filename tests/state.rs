@@ -8,7 +8,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::units::{fixture, fixtures};
+
 use std::time::Duration;
 
 use hmx::ErrorKind;
@@ -17,29 +18,8 @@ use hmx::testing::{DEMO_KEY, Fixture, MockThermostat};
 use hmx::totp::Scheme;
 use serde_json::{Map, Value};
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn fixtures() -> Vec<(String, Fixture)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(fixture_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 8, "fixtures: {files:?}");
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, Fixture::load(&p).unwrap())
-        })
-        .collect()
-}
-
 fn load(name: &str) -> Fixture {
-    Fixture::load(fixture_dir().join(name)).unwrap()
+    fixture(name)
 }
 
 fn lan_locked(f: &Fixture) -> bool {

@@ -1,18 +1,22 @@
 //! Helpers shared by the integration tests: the built artifacts, and what the
-//! stand-ins serve. By concern: [`c`] (C programs and valgrind), [`net`]
+//! stand-ins serve. By concern: [`c`] (C programs and valgrind), [`loopback_site`]
+//! (an account and its announcing thermostats on loopback), [`net`]
 //! (addresses, the routing proxy, announcers), [`netns`] (a LAN of network
 //! namespaces), [`procs`] (running programs and the `hmx` command), [`pty`]
 //! (a pseudo-terminal), [`secrets`] (pieces of a secret in a message),
-//! [`socks`] (a real SOCKS5 server behind a recorder).
+//! [`socks`] (a real SOCKS5 server behind a recorder), [`units`] (the recorded
+//! units in tests/fixtures/).
 #![allow(dead_code)]
 
 pub mod c;
+pub mod loopback_site;
 pub mod net;
 pub mod netns;
 pub mod procs;
 pub mod pty;
 pub mod secrets;
 pub mod socks;
+pub mod units;
 
 use std::path::PathBuf;
 use std::process::Command;
