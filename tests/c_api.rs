@@ -1105,6 +1105,37 @@ fn site_from_c() {
         assert_eq!(s["state"]["brightness"], 7, "{s}");
         assert!(s["state"]["setpoint_c"].is_number(), "{s}");
     }
+    // Moved: the saved address answers no more; the device is found again by
+    // its announcement, asked there, and the site keeps the new address.
+    let host = lan.devices[2].host();
+    let port = host.rsplit_once(':').unwrap().1;
+    Site::open(&path)
+        .unwrap()
+        .set_address(&sns[2], &format!("127.0.0.9:{port}"))
+        .unwrap();
+    let out = lan.run(&["states", &path, &lan.port, "bathroom"], &[]);
+    assert!(out.contains("state bathroom HMX_STATUS_OK"), "{out}");
+    let saved = Site::open(&path).unwrap();
+    assert_eq!(
+        saved.get("bathroom").unwrap().address.as_deref(),
+        Some(host.as_str())
+    );
+
+    // Wedged: silent three times in a row, named so the third time.
+    lan.devices[1].inject(On::Any, DeviceFault::NoAnswer, 3);
+    let out = lan.run(
+        &["states", &path, &lan.port, "kitchen", "kitchen", "kitchen"],
+        &[],
+    );
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("state kitchen"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    for (i, l) in lines.iter().enumerate() {
+        assert!(l.contains("HMX_STATUS_TIMEOUT"), "{l}");
+        assert_eq!(l.contains("looks wedged"), i == 2, "{l}");
+    }
 }
 
 /// A site file hmx must not read (corrupt, readable by others):

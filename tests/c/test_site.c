@@ -219,6 +219,20 @@ static int scenario_many(const char *path, const char *port, const char *control
     return 0;
 }
 
+/* One state call per query, in turn: `state QUERY STATUS MESSAGE` each
+ * (a device that moved is found again; failures in a row are named). */
+static int scenario_states(const char *path, const char *port, int n, char **queries) {
+    hmx_site *site = open_site(path, port, 0);
+    for (int i = 0; i < n; i++) {
+        hmx_state s;
+        err[0] = 0;
+        hmx_status st = hmx_site_state(site, queries[i], &s, err, sizeof err);
+        printf("state %s %s %s\n", queries[i], hmx_status_name(st), err);
+    }
+    hmx_free(site);
+    return 0;
+}
+
 static int scenario_storage(const char *path, const char *text) {
     hmx_site *untouched = (hmx_site *)&err, *site = untouched;
     CHECK_STATUS(hmx_site_open(path, &site, err, sizeof err), HMX_STATUS_STORAGE);
@@ -402,6 +416,9 @@ int main(int argc, char **argv) {
     }
     if (strcmp(scenario, "many") == 0 && argc >= 5) {
         return scenario_many(argv[2], argv[3], argv[4], argc - 5, argv + 5);
+    }
+    if (strcmp(scenario, "states") == 0 && argc >= 5) {
+        return scenario_states(argv[2], argv[3], argc - 4, argv + 4);
     }
     if (strcmp(scenario, "storage") == 0 && argc == 4) {
         return scenario_storage(argv[2], argv[3]);
