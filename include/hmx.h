@@ -1012,6 +1012,20 @@ enum hmx_status hmx_site_set_address(struct hmx_site *site,
                                      size_t err_len);
 
 /*
+ The name of a mode code, as Rust's `Mode::name` gives it: `"schedule"`,
+ `"standby"`, `"manual"`, `"away"`, `"temporary"`, `"timer"`, or `"other"`
+ for any other value. A static string, never NULL, never to be freed.
+ */
+const char *hmx_mode_name(int32_t mode);
+
+/*
+ The name of a control type code, as Rust's `ControlType::name` gives it:
+ `"floor"`, `"air"`, `"extended"`, or `"other"` for any other value. A
+ static string, never NULL, never to be freed.
+ */
+const char *hmx_control_type_name(int32_t control);
+
+/*
  Makes a handle for the thermostat at `host` (an IP address or name,
  optional `:port`; IPv6 in brackets when a port follows) whose serial is
  `sn`. Nothing is sent yet. `totp_key` (the cloud's `totp_key`) signs
@@ -1054,20 +1068,6 @@ enum hmx_status hmx_thermostat_state(const struct hmx_thermostat *thermostat,
                                      struct hmx_state *state_out,
                                      char *err_buf,
                                      size_t err_len);
-
-/*
- The name of a mode code, as Rust's `Mode::name` gives it: `"schedule"`,
- `"standby"`, `"manual"`, `"away"`, `"temporary"`, `"timer"`, or `"other"`
- for any other value. A static string, never NULL, never to be freed.
- */
-const char *hmx_mode_name(int32_t mode);
-
-/*
- The name of a control type code, as Rust's `ControlType::name` gives it:
- `"floor"`, `"air"`, `"extended"`, or `"other"` for any other value. A
- static string, never NULL, never to be freed.
- */
-const char *hmx_control_type_name(int32_t control);
 
 /*
  Sets the setpoint in °C (parameter 31, the current mode's setpoint; the

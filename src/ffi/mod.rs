@@ -8,8 +8,9 @@
 //! client     → device, handles, strings, mod.rs    each with its C types,
 //! device     → handles, strings, mod.rs            their handles::Owned
 //! local      → handles, strings, mod.rs            and entry points)
-//! thermostat → local, handles, strings, mod.rs
-//! site       → client, thermostat, status, handles, strings, mod.rs
+//! thermostat → state, local, handles, strings, mod.rs
+//! site       → client, thermostat, state, status, handles, strings, mod.rs
+//! state      → mod.rs
 //! totp       → strings, mod.rs
 //! last_error → mod.rs
 //! strings    → handles                            (the bottom: what every
@@ -20,9 +21,10 @@
 //!
 //! Between concern files the only edges are builder → client → device, each
 //! for the C type it hands out (a builder builds a client, a client lists
-//! devices), thermostat → local for the JSON shapes both hand out, and
-//! site → client, thermostat for the C types it takes and hands out (a site
-//! fetches keys with a client, and makes thermostat handles and states), and
+//! devices), thermostat → local for the JSON shapes both hand out,
+//! thermostat and site → state for `hmx_state`, and site → client,
+//! thermostat for the C types it takes and hands out (a site fetches keys
+//! with a client, and makes thermostat handles), and
 //! → status for the status names in its per-device results. A new C type
 //! touches only its own file. mod.rs also re-exports four entry
 //! points for the crate's own tests.
@@ -43,6 +45,7 @@ mod handles;
 mod last_error;
 mod local;
 mod site;
+mod state;
 mod strings;
 mod thermostat;
 mod totp;

@@ -11,9 +11,10 @@ use serde_json::{Map, Value, json};
 
 use super::client::hmx_client;
 use super::handles::{self, Owned};
+use super::state::hmx_state;
 use super::status::hmx_status_name;
 use super::strings::hand_out_secret;
-use super::thermostat::{hmx_state, hmx_thermostat};
+use super::thermostat::hmx_thermostat;
 use super::{boundary, boundary_out, hmx_status, optional_str_arg, str_arg};
 use crate::local::{self, Thermostat, parse_controls};
 use crate::site::{Outcome, Site};
