@@ -927,6 +927,39 @@ enum hmx_status hmx_site_control(struct hmx_site *site,
                                  size_t err_len);
 
 /*
+ Sets the token scheme the device `query` names accepts (as
+ `hmx_thermostat_probe` found, or as you know): `"raw-2000"`, `"raw-unix"`,
+ `"base32-2000"` or `"base32-unix"` (ASCII case ignored; another is
+ `HMX_STATUS_INVALID_ARGUMENT`), and saves the site.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `query` and `scheme` NULL or
+ NUL-terminated; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_set_scheme(struct hmx_site *site,
+                                    const char *query,
+                                    const char *scheme,
+                                    char *err_buf,
+                                    size_t err_len);
+
+/*
+ Sets the address the device `query` names is reached at, `ip` or
+ `ip:port` (as for `hmx_thermostat_new`: a unit with a fixed address, one
+ found by hand, or one answering on another port than 80, which
+ announcements do not tell), and saves the site. An address with a scheme
+ or path is `HMX_STATUS_INVALID_ARGUMENT`.
+
+ # Safety
+ `site` NULL or from `hmx_site_open`; `query` and `address` NULL or
+ NUL-terminated; `err_buf` NULL or `err_len` writable bytes.
+ */
+enum hmx_status hmx_site_set_address(struct hmx_site *site,
+                                     const char *query,
+                                     const char *address,
+                                     char *err_buf,
+                                     size_t err_len);
+
+/*
  `hmx_site_control` on several devices at once, each in its own thread
  (each device still gets one request at a time): the devices the
  `query_count` strings in `queries` name, or every device of the site
@@ -977,39 +1010,6 @@ enum hmx_status hmx_site_state_many(struct hmx_site *site,
                                     char **results_json_out,
                                     char *err_buf,
                                     size_t err_len);
-
-/*
- Sets the token scheme the device `query` names accepts (as
- `hmx_thermostat_probe` found, or as you know): `"raw-2000"`, `"raw-unix"`,
- `"base32-2000"` or `"base32-unix"` (ASCII case ignored; another is
- `HMX_STATUS_INVALID_ARGUMENT`), and saves the site.
-
- # Safety
- `site` NULL or from `hmx_site_open`; `query` and `scheme` NULL or
- NUL-terminated; `err_buf` NULL or `err_len` writable bytes.
- */
-enum hmx_status hmx_site_set_scheme(struct hmx_site *site,
-                                    const char *query,
-                                    const char *scheme,
-                                    char *err_buf,
-                                    size_t err_len);
-
-/*
- Sets the address the device `query` names is reached at, `ip` or
- `ip:port` (as for `hmx_thermostat_new`: a unit with a fixed address, one
- found by hand, or one answering on another port than 80, which
- announcements do not tell), and saves the site. An address with a scheme
- or path is `HMX_STATUS_INVALID_ARGUMENT`.
-
- # Safety
- `site` NULL or from `hmx_site_open`; `query` and `address` NULL or
- NUL-terminated; `err_buf` NULL or `err_len` writable bytes.
- */
-enum hmx_status hmx_site_set_address(struct hmx_site *site,
-                                     const char *query,
-                                     const char *address,
-                                     char *err_buf,
-                                     size_t err_len);
 
 /*
  The name of a mode code, as Rust's `Mode::name` gives it: `"schedule"`,

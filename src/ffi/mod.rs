@@ -9,7 +9,8 @@
 //! device     → handles, strings, mod.rs            their handles::Owned
 //! local      → handles, strings, mod.rs            and entry points)
 //! thermostat → state, local, handles, strings, mod.rs
-//! site       → client, thermostat, state, status, handles, strings, mod.rs
+//! site       → client, thermostat, state, handles, strings, mod.rs
+//! site_many  → site, status, strings, mod.rs
 //! state      → mod.rs
 //! totp       → strings, mod.rs
 //! last_error → mod.rs
@@ -24,8 +25,9 @@
 //! devices), thermostat → local for the JSON shapes both hand out,
 //! thermostat and site → state for `hmx_state`, and site → client,
 //! thermostat for the C types it takes and hands out (a site fetches keys
-//! with a client, and makes thermostat handles), and
-//! → status for the status names in its per-device results. A new C type
+//! with a client, and makes thermostat handles), and site_many → site for
+//! the handle it calls many devices through and → status for the status
+//! names in its per-device results. A new C type
 //! touches only its own file. mod.rs also re-exports four entry
 //! points for the crate's own tests.
 //!
@@ -45,6 +47,7 @@ mod handles;
 mod last_error;
 mod local;
 mod site;
+mod site_many;
 mod state;
 mod strings;
 mod thermostat;
