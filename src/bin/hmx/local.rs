@@ -9,9 +9,10 @@ use hmx::local::{self, Found, Thermostat};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use crate::devices::{self, Devices};
 use crate::listen::listen;
 use crate::output::escape;
-use crate::site::{self, Devices, SiteFile};
+use crate::site::SiteFile;
 use crate::{Failure, state};
 
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -468,7 +469,7 @@ pub fn get(args: GetArgs) -> Result<(), Failure> {
                 ));
             }
             let results = devices.call_many(what.doing(), |t| t.state())?;
-            site::print_states(&devices, results, args.json)
+            devices::print_states(&devices, results, args.json)
         }
         Target::Site(mut devices) => {
             let reading = devices.call_one(what.doing(), |t| read(t, what))?;

@@ -37,6 +37,7 @@ mod cloud;
 mod code;
 #[cfg(feature = "test-util")]
 mod demo;
+mod devices;
 mod dump;
 mod keys;
 mod listen;

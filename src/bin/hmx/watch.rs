@@ -10,8 +10,8 @@ use hmx::site::{WEDGED_AFTER, WEDGED_WITHIN};
 use serde_json::{Map, Value, json};
 
 use crate::Failure;
+use crate::devices::Devices;
 use crate::local::{ReachArgs, parse_seconds, write_out};
-use crate::site::Devices;
 
 /// The least time between two readings of one device: a state is two
 /// requests (telemetry and the parameter list), and a unit is asked at

@@ -5,10 +5,10 @@ use hmx::local::{self, Control, ProbeReport, Thermostat, Written};
 use hmx::totp::Scheme;
 use serde_json::json;
 
+use crate::devices::{DeviceFailure, Shown, print_many};
 use crate::local::{
     DeviceArgs, HOST_HELP, HOST_LONG_HELP, Target, key, parameters_text, write_out,
 };
-use crate::site::{DeviceFailure, Shown, print_many};
 use crate::{Failure, scheme};
 
 /// `hmx set --help`, after the options.
