@@ -282,12 +282,12 @@ fn main() -> ExitCode {
             if let Some(c) = &child {
                 // Pass the signal on, and wait for the command before cleaning up.
                 // Under the lock, the command cannot have been reaped (its pid reused).
-                if let Ok(mut c) = c.lock() {
-                    if let Ok(None) = c.try_wait() {
-                        // SAFETY: kill(2) on our own child, not yet waited for.
-                        unsafe { libc::kill(c.id() as libc::pid_t, signal) };
-                        let _ = c.wait();
-                    }
+                if let Ok(mut c) = c.lock()
+                    && let Ok(None) = c.try_wait()
+                {
+                    // SAFETY: kill(2) on our own child, not yet waited for.
+                    unsafe { libc::kill(c.id() as libc::pid_t, signal) };
+                    let _ = c.wait();
                 }
             }
             signal_exit(signal)

@@ -587,7 +587,7 @@ fn python_sdist_in_a_fresh_venv() {
     assert_eq!(lines.len(), 1, "{said}");
     assert!(
         lines[0].trim().starts_with(
-            "error: building hmx from source needs Rust 1.85 or newer, and `cargo` is not on PATH"
+            "error: building hmx from source needs Rust 1.88 or newer, and `cargo` is not on PATH"
         ) && lines[0].contains("rustup (https://rustup.rs)"),
         "{said}"
     );

@@ -328,12 +328,12 @@ fn announced_model(text: &str, sn: &str) -> Result<String, Error> {
             "the announcement is not a JSON object, as units send",
         ));
     };
-    if let Some(announced) = packet.get("sn").and_then(Value::as_str) {
-        if !crate::same_serial(announced, sn) {
-            return Err(Error::invalid(format!(
-                "the announcement is from unit {announced}, not {sn}"
-            )));
-        }
+    if let Some(announced) = packet.get("sn").and_then(Value::as_str)
+        && !crate::same_serial(announced, sn)
+    {
+        return Err(Error::invalid(format!(
+            "the announcement is from unit {announced}, not {sn}"
+        )));
     }
     Ok(packet
         .get("hw")

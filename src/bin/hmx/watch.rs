@@ -159,10 +159,10 @@ fn follow(reach: &ReachArgs, sn: &str, every: Duration, stop: &AtomicBool, tx: &
                 }
             }
         };
-        if let Some(text) = event {
-            if tx.send(Ok(text)).is_err() {
-                return;
-            }
+        if let Some(text) = event
+            && tx.send(Ok(text)).is_err()
+        {
+            return;
         }
         next = (started + every).max(Instant::now());
     }

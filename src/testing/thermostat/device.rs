@@ -236,17 +236,18 @@ fn replay_read(shared: &Shared, replay: &Replay, device: &Device, cmd: u64) -> B
     let Some(text) = replay.fixture.answer(cmd) else {
         return Body::Json(json!({}));
     };
-    if (cmd == 3 || cmd == 4) && shared.key.is_some() {
-        if let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text) {
-            let now = device_now(device.clock_offset);
-            if let Some(time) = map.get_mut("time") {
-                *time = if time.is_number() {
-                    json!(now)
-                } else {
-                    json!(now.to_string())
-                };
-                return Body::Json(Value::Object(map));
-            }
+    if (cmd == 3 || cmd == 4)
+        && shared.key.is_some()
+        && let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text)
+    {
+        let now = device_now(device.clock_offset);
+        if let Some(time) = map.get_mut("time") {
+            *time = if time.is_number() {
+                json!(now)
+            } else {
+                json!(now.to_string())
+            };
+            return Body::Json(Value::Object(map));
         }
     }
     Body::Text(text.as_bytes().to_vec())
