@@ -23,10 +23,13 @@
 //! - `--listen ADDR:PORT` serves on that address (default 127.0.0.1 on a
 //!   free port), such as `192.0.2.10:80` inside a network namespace of
 //!   `tests/lan.rs`: connections there are passed through to the stand-in.
-//! - `--announce PORT` sends the discovery packet from 127.0.0.2 to the
-//!   loopback broadcast 127.255.255.255:PORT, every 200 ms.
+//! - `--announce PORT` sends the discovery packet to the loopback broadcast
+//!   127.255.255.255:PORT every 200 ms, from the address it serves on
+//!   (127.0.0.1, or the `--listen` address), as a unit announces its own.
+//!   A port other than 80 is not in the packet: give it to a site once with
+//!   `hmx site set NAME address=127.0.0.1:PORT` (syncs keep it).
 //! - `--announce-to ADDR:PORT` sends it to that address instead, from the
-//!   `--listen` address (127.0.0.2 without `--listen`), every 30 s as real
+//!   `--listen` address (127.0.0.1 without `--listen`), every 30 s as real
 //!   units do: a subnet broadcast such as `192.0.2.255:23500` from
 //!   `--listen 192.0.2.10:80`. Only loopback or one documentation subnet
 //!   (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) is accepted, so no
@@ -114,13 +117,14 @@ fn main() -> ExitCode {
                 None => announcement(device.sn(), o.hw.as_deref().unwrap_or("sx")).to_string(),
             };
             let (source, target, every) = match how {
+                // From where it serves, as a unit announces its own address.
                 Announce::Loopback(port) => (
-                    Ipv4Addr::new(127, 0, 0, 2),
+                    o.listen.map_or(Ipv4Addr::LOCALHOST, |l| *l.ip()),
                     SocketAddrV4::new(Ipv4Addr::new(127, 255, 255, 255), *port),
                     Duration::from_millis(200),
                 ),
                 Announce::To(target) => (
-                    o.listen.map_or(Ipv4Addr::new(127, 0, 0, 2), |l| *l.ip()),
+                    o.listen.map_or(Ipv4Addr::LOCALHOST, |l| *l.ip()),
                     *target,
                     Duration::from_secs(30),
                 ),
@@ -188,6 +192,18 @@ fn options() -> Result<Options, String> {
     if o.fixture.is_some() && (o.sn.is_some() || o.hw.is_some()) {
         // A fixture's answers carry its own serial byte for byte.
         return Err("--sn and --hw are for the demo unit; a --fixture has its own".into());
+    }
+    // A key the scheme cannot decode would lock the stand-in for good.
+    let base32 = o.scheme.key == hmx::totp::KeyEncoding::Base32;
+    if base32
+        && o.key
+            .as_ref()
+            .is_some_and(|k| hmx::totp::base32_decode(k.as_bytes()).is_none())
+    {
+        return Err(format!(
+            "--scheme {} needs a base32 key (A-Z, 2-7)",
+            o.scheme.name()
+        ));
     }
     if matches!(o.announce, Some(Announce::To(_)))
         && o.listen.is_some_and(|l| l.ip().is_unspecified())

@@ -361,7 +361,7 @@ class LocalClient(unittest.TestCase):
             found = hmx.discover(seconds=1.5, port=port)
         self.assertEqual([f.sn for f in found], [device.sn])
         self.assertEqual((found[0].ip, found[0].hw, found[0].cloud, found[0].wifi_dbm),
-                         ("127.0.0.2", "sx", True, -61))
+                         ("127.0.0.1", "sx", True, -61))
 
     def test_discovery_waits_as_long_as_the_command(self):
         """Devices announce about every 30 s: the default wait is the command's

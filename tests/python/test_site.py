@@ -7,9 +7,9 @@ HMX_MOCK_THERMOSTAT, ...). The scenario is tests/site.rs's, through Python:
 - a stand-in cloud with three devices (`mock_cloud --devices 3`) and three
   stand-in thermostats with those serials (`mock_thermostat --fixture`, a
   copy of tests/fixtures/sx-standin.json carrying the serial), locked with
-  the cloud's keys and announcing on loopback (`--announce PORT`; from
-  127.0.0.2, while they serve on 127.0.0.1:<port>, so the site gets their
-  ports with set_address, as a unit on another port than 80 would need);
+  the cloud's keys and announcing on loopback (`--announce PORT`, from
+  127.0.0.1 where they serve, but on their own ports, not 80: the site gets
+  the ports with set_address, as a unit on another port would need);
 - the mock_cloud process cannot change a key while it runs, so "the unit
   was bound again" is a stale key planted in the site file (what the site
   holds after a rebinding), and a token the cloud refuses is a second cloud
@@ -229,7 +229,7 @@ class SiteScenario(WithLan):
             self.assertEqual((d.sn, d.name, d.label), (listed.sn, listed.name, listed.name))
             self.assertTrue(d.has_key and d.in_cloud and d.on_lan, d)
             # Announcements give the address alone (port 80 on a real unit).
-            self.assertEqual((d.address, d.hw, d.scheme), ("127.0.0.2", "sx", "raw-2000"))
+            self.assertEqual((d.address, d.hw, d.scheme), ("127.0.0.1", "sx", "raw-2000"))
             self.assertIsInstance(d.health, hmx.Health)
             self.assertGreater(d.last_seen, 1_700_000_000)
             # No key in Python: not in the dataclass, not in its text.
