@@ -257,3 +257,30 @@ fn power_and_child_lock_follow_each_units_docs() {
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     assert!(device.applied().is_empty());
 }
+
+#[test]
+fn a_write_shows_in_the_next_state_as_a_unit_reports_it() {
+    // The stand-in's telemetry follows its writes (t.5, m.1, f.16, m.3), as a unit's does.
+    let (_device, t) = start(&load("sx-standin.json"));
+    t.control(&[
+        Control::Mode(Mode::Manual),
+        Control::Setpoint(22.0),
+        Control::Power(false),
+    ])
+    .unwrap();
+    let state = t.state().unwrap();
+    assert_eq!(
+        (state.mode, state.setpoint_c, state.powered),
+        (Some(Mode::Manual), Some(22.0), Some(false))
+    );
+    let (_device, oz) = start(&load("oz.json"));
+    oz.set_setpoint(21.5).unwrap();
+    assert_eq!(oz.state().unwrap().setpoint_c, Some(21.5));
+    // Locked with a key: the lock bits say so.
+    let device = MockThermostat::builder()
+        .fixture(&load("oz.json"))
+        .locked(DEMO_KEY, Scheme::RAW_UNIX)
+        .start()
+        .unwrap();
+    assert_eq!(device.client().state().unwrap().lan_lock, Some(true));
+}

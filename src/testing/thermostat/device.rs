@@ -236,17 +236,25 @@ fn replay_read(shared: &Shared, replay: &Replay, device: &Device, cmd: u64) -> B
     let Some(text) = replay.fixture.answer(cmd) else {
         return Body::Json(json!({}));
     };
+    let changed = cmd == 4 && !live_changes(shared, device).is_empty();
     if (cmd == 3 || cmd == 4)
-        && shared.key.is_some()
+        && (shared.key.is_some() || changed)
         && let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text)
     {
+        let before = map.clone();
+        if cmd == 4 {
+            overlay(&mut map, &live_changes(shared, device));
+        }
         let now = device_now(device.clock_offset);
-        if let Some(time) = map.get_mut("time") {
+        if let Some(time) = map.get_mut("time").filter(|_| shared.key.is_some()) {
             *time = if time.is_number() {
                 json!(now)
             } else {
                 json!(now.to_string())
             };
+        }
+        // Byte for byte as recorded unless something in it changed.
+        if map != before || map.contains_key("time") && shared.key.is_some() {
             return Body::Json(Value::Object(map));
         }
     }
@@ -274,6 +282,7 @@ fn built_in_read(shared: &Shared, device: &Device, cmd: u64) -> Value {
         3 => {}
         _ => {
             answer = device.telemetry.clone();
+            overlay(&mut answer, &live_changes(shared, device));
             answer.insert(
                 "time".into(),
                 json!(device_now(device.clock_offset).to_string()),
@@ -281,6 +290,60 @@ fn built_in_read(shared: &Shared, device: &Device, cmd: u64) -> Value {
         }
     }
     with_sn(shared, answer)
+}
+
+/// Lays `changes` over the members `answer` has (a unit that leaves a field
+/// out keeps leaving it out), each as the answer gives it (string or number).
+fn overlay(answer: &mut Map<String, Value>, changes: &Map<String, Value>) {
+    for (key, value) in changes {
+        if let Some(slot) = answer.get_mut(key) {
+            *slot = match (&*slot, value) {
+                (Value::String(_), Value::Number(n)) => Value::String(n.to_string()),
+                _ => value.clone(),
+            };
+        }
+    }
+}
+
+/// The telemetry the writes so far changed, plus the lock bits (`m.3`) a
+/// key given at start sets.
+fn live_changes(shared: &Shared, device: &Device) -> Map<String, Value> {
+    let mut changes = device.telemetry_changes.clone();
+    if shared.key.is_some() && !changes.contains_key("m.3") {
+        changes.insert("m.3".into(), json!(lock_bits(device)));
+    }
+    changes
+}
+
+fn lock_bits(device: &Device) -> u8 {
+    u8::from(flag(device, 114)) * 2 + u8::from(flag(device, 115))
+}
+
+/// What a parameter written as `value` shows in the telemetry, as units
+/// report it: 31 in 1/16 °C (`t.5`, in the unit's scale by 31's type code;
+/// not the "always on/off" 127/−127), 2 as the mode (`m.1`: 0 schedule, 3
+/// manual), 125 as "powered off" (`f.16`, on a unit with a setpoint), 114
+/// and 115 as the lock bits (`m.3`).
+fn note_telemetry(device: &mut Device, id: u16, value: &str) {
+    let listed = |id: u16| device.parameters.iter().find(|p| p.0 == id).map(|p| p.1);
+    let number = value.trim().parse::<i64>().ok();
+    let change = match (id, number) {
+        (31, Some(raw)) if raw.abs() != 127 => match listed(31) {
+            Some(3) => Some(("t.5", json!(raw * 16 / 10))),
+            Some(1 | 2) => Some(("t.5", json!(raw * 16))),
+            _ => None,
+        },
+        (2, Some(0)) => Some(("m.1", json!(0))),
+        (2, Some(1)) => Some(("m.1", json!(3))),
+        (125, Some(off)) if listed(31).is_some() || listed(5).is_some() => {
+            Some(("f.16", json!(off)))
+        }
+        (114 | 115, Some(_)) => Some(("m.3", json!(lock_bits(device)))),
+        _ => None,
+    };
+    if let Some((key, value)) = change {
+        device.telemetry_changes.insert(key.into(), value);
+    }
 }
 
 fn flag(device: &Device, id: u16) -> bool {
@@ -392,6 +455,7 @@ fn write(shared: &Shared, device: &mut Device, request: &Map<String, Value>) -> 
         if let Some(p) = device.parameters.iter_mut().find(|p| p.0 == id) {
             p.2 = value.clone();
         }
+        note_telemetry(device, id, &value);
         device.applied.push((id, value));
     }
     if let Some(time) = time {

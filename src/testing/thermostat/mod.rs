@@ -105,6 +105,10 @@ struct Device {
     parameters: Vec<(u16, u8, String)>,
     schedule: Map<String, Value>,
     telemetry: Map<String, Value>,
+    /// Telemetry members that writes changed (`t.5` after 31, `m.1` after 2,
+    /// `f.16` after 125, `m.3` after 114/115), laid over the cmd 4 answer
+    /// where it has them, so that a read after a write shows it.
+    telemetry_changes: Map<String, Value>,
     clock_offset: i64,
     last_time: Option<u32>,
     applied: Vec<(u16, String)>,
@@ -271,6 +275,7 @@ impl MockThermostatBuilder {
                 parameters: self.parameters,
                 schedule,
                 telemetry: telemetry.as_object().cloned().unwrap_or_default(),
+                telemetry_changes: Map::new(),
                 clock_offset: self.clock_offset,
                 last_time: None,
                 applied: Vec::new(),
