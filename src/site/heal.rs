@@ -55,8 +55,8 @@ impl Site {
     ///   `f` is called again with the new one.
     /// - **Health**: a success resets the device's failure count; a request
     ///   lost as above adds one. At [`WEDGED_AFTER`] failures in a row within
-    ///   [`WEDGED_WITHIN`], the error (kind unchanged) says that the unit
-    ///   looks wedged and needs a power cycle.
+    ///   [`WEDGED_WITHIN`], a timeout's error (kind unchanged) says that the
+    ///   unit looks wedged and needs a power cycle.
     ///
     /// What changed (address, key, health) is saved before returning.
     pub fn call<T: Send>(
@@ -283,7 +283,11 @@ impl Site {
                         wedged = Some((label, h.failures, since));
                     }
                 });
-                if let Some((label, failures, since)) = wedged {
+                // A refused connection counts as a failure, but only silence
+                // (a timeout) is what a wedged unit does.
+                if let Some((label, failures, since)) =
+                    wedged.filter(|_| e.kind() == ErrorKind::Timeout)
+                {
                     let message = format!(
                         "{label} looks wedged: {failures} requests in a row got no answer over {} s; it needs a power cycle (switch it off and on). Last error: {}",
                         now.saturating_sub(since),

@@ -92,7 +92,9 @@ pub fn dump(args: DumpArgs) -> Result<(), Failure> {
     let address = match (&heard, known_address) {
         (Some(f), _) => f.ip.to_string(),
         (None, Some(address)) => {
-            eprintln!("hmx: no announcement from {sn} heard; recording without one");
+            if args.sn.is_none() {
+                eprintln!("hmx: no announcement from {sn} heard; recording without one");
+            }
             address
         }
         (None, None) => {

@@ -154,6 +154,9 @@ impl Failure {
         // The library says what happened; the command says which of its options changes it.
         match err.kind() {
             K::Timeout => message.push_str("; --timeout SECONDS sets the bound"),
+            K::Tls => message.push_str(
+                "; --ca-file PEM (or HMX_CA_FILE) trusts another CA, --system-roots the system's",
+            ),
             K::Blocked if site => message.push_str(
                 "; the site's key was refused: `hmx sync` fetches the keys again, and \
                  `hmx probe NAME` finds the token scheme the firmware accepts (it is then kept \

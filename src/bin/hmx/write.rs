@@ -377,9 +377,13 @@ pub fn probe(args: ProbeArgs) -> Result<(), Failure> {
         let json = serde_json::to_value(&report).unwrap_or_default();
         write_out(&format!("{json:#}\n"))?;
     } else {
-        write_out(&format!(
-            "{report}\nPlease report this line with your model and firmware version: it settles the token scheme.\n"
-        ))?;
+        // Only a scheme the unit accepted settles anything worth reporting.
+        let ask = if report.accepted.is_some() {
+            "\nPlease report this line with your model and firmware version: it settles the token scheme."
+        } else {
+            ""
+        };
+        write_out(&format!("{report}{ask}\n"))?;
     }
     // Like a refused write: every scheme tried was refused (a wrong key, or a
     // scheme hmx does not know). With LAN locking off nothing is tried and the
