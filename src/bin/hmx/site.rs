@@ -305,6 +305,8 @@ fn set(args: SetArgs) -> Result<(), Failure> {
                 .and_then(|scheme| site.set_scheme(&sn, scheme))
         };
         result.map_err(|e| Failure::hmx(&e, None))?;
+        let field = if address { "address" } else { "scheme" };
+        eprintln!("hmx: {sn}: {field} {value}, saved in {}", site.path().display());
     }
     Ok(())
 }
