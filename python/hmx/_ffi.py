@@ -303,6 +303,31 @@ for _name, _args, _result in [
 # ---------------------------------------------------------------- values in and out
 
 
+class Owned:
+    """What every class over one libhmx handle shares: ``close()`` frees it
+    with ``hmx_free`` (which wipes what it holds) and is safe to repeat; the
+    object is a context manager, and a forgotten one is freed when
+    collected."""
+
+    _ptr: Optional[int] = None
+
+    def close(self) -> None:
+        """Frees the handle; later calls raise InvalidArgumentError. Safe to repeat."""
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            lib.hmx_free(ptr)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_ptr", None) is not None:
+            self.close()
+
+
 def static_string(ptr: Optional[int]) -> str:
     """A string libhmx keeps (a name, a field of a list it owns)."""
     return ctypes.string_at(ptr).decode("utf-8") if ptr else ""

@@ -29,7 +29,7 @@ class Device:
     extra: Dict[str, Any] = field(default_factory=dict, repr=False, hash=False)
 
 
-class Client:
+class Client(_ffi.Owned):
     """A connection to one cloud; share it between threads freely.
 
     ``base_url`` defaults to :data:`TERNEO_URL` (https only, or http for
@@ -118,21 +118,6 @@ class Client:
                            extra=json.loads(_ffi.string_out(lib.hmx_device_extra_json, handle, i)))
                     for i, d in enumerate(items)]
 
-    def close(self) -> None:
-        """Frees the client; later calls raise InvalidArgumentError. Safe to repeat."""
-        ptr, self._ptr = self._ptr, None
-        if ptr is not None:
-            _ffi.lib.hmx_free(ptr)
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_ptr", None) is not None:
-            self.close()
 
 
 def fetch_devices(email: str, password: str, **client_kwargs: Any) -> List[Device]:

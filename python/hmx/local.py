@@ -166,7 +166,7 @@ def _flag(value: Any, what: str) -> bool:
     return value
 
 
-class Thermostat:
+class Thermostat(_ffi.Owned):
     """One thermostat on the LAN, by address (IP or name, optional ``:port``)
     and serial number, held by one libhmx handle (``hmx_thermostat``): use it
     as a context manager or call :meth:`close`.
@@ -334,20 +334,4 @@ class Thermostat:
         scheme in turn; changes nothing. Needs a key (else InvalidArgumentError)."""
         return _probe_report(self._json(_ffi.lib.hmx_thermostat_probe))
 
-    # ------------------------------------------------------------ the handle
 
-    def close(self) -> None:
-        """Frees the handle; later calls raise InvalidArgumentError. Safe to repeat."""
-        ptr, self._ptr = self._ptr, None
-        if ptr is not None:
-            _ffi.lib.hmx_free(ptr)
-
-    def __enter__(self) -> "Thermostat":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_ptr", None) is not None:
-            self.close()

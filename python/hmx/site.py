@@ -118,7 +118,7 @@ def _query(value: Any) -> bytes:
     return _ffi.text(value, "query")
 
 
-class Site:
+class Site(_ffi.Owned):
     """The thermostats of one account, kept in the file at ``path`` (a str
     or path; None: ``$HMX_SITE``, else ``$XDG_CONFIG_HOME/hmx/site.json``,
     else ``~/.config/hmx/site.json``), over one ``hmx_site`` handle: use it as
@@ -297,25 +297,6 @@ class Site:
         80, which announcements do not tell) and saves."""
         _ffi.lib.hmx_site_set_address(self._handle(), _query(query), _ffi.text(address, "address"))
 
-    # ------------------------------------------------------------ the handle
-
-    def close(self) -> None:
-        """Frees the handle (wiping the keys, token and password it holds);
-        later calls raise InvalidArgumentError. A call still running in
-        another thread finishes first. Safe to repeat."""
-        ptr, self._ptr = self._ptr, None
-        if ptr is not None:
-            _ffi.lib.hmx_free(ptr)
-
-    def __enter__(self) -> "Site":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_ptr", None) is not None:
-            self.close()
 
 
 def _controls(controls: Tuple[Any, ...]) -> bytes:

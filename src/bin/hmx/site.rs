@@ -306,7 +306,10 @@ fn set(args: SetArgs) -> Result<(), Failure> {
         };
         result.map_err(|e| Failure::hmx(&e, None))?;
         let field = if address { "address" } else { "scheme" };
-        eprintln!("hmx: {sn}: {field} {value}, saved in {}", site.path().display());
+        eprintln!(
+            "hmx: {sn}: {field} {value}, saved in {}",
+            site.path().display()
+        );
     }
     Ok(())
 }
