@@ -321,6 +321,16 @@ class SiteScenario(WithLan):
                 self.assertEqual(site.state("living").brightness, 5)
         self.assertEqual(self.lan.key_in_file(living.sn), living.totp_key)
 
+    def test_a_device_that_moved_is_found_by_its_announcement(self):
+        bathroom = self.lan.devices[2]
+        port = bathroom.host.rsplit(":", 1)[1]
+        with self.lan.synced() as site:
+            # The saved address answers no more (nothing listens there now).
+            site.set_address("bathroom", f"127.0.0.9:{port}")
+            state = site.state("bathroom")
+            self.assertIsNotNone(state.setpoint_c)
+        self.assertEqual(hmx.Site(self.lan.path).get("bathroom").address, bathroom.host)
+
     def test_control_many_with_one_silent_device(self):
         self.lan.synced().close()
         silent = Silent()
