@@ -114,11 +114,12 @@ pub unsafe extern "C" fn hmx_discover(
     }
 }
 
-/// A client for one call: what every `hmx_local_*` function starts with.
+/// A client for one call: what every `hmx_local_*` function starts with,
+/// and `hmx_thermostat_new` too.
 ///
 /// # Safety
 /// As for the entry points: NULL or NUL-terminated strings.
-unsafe fn thermostat(
+pub(super) unsafe fn thermostat(
     host: *const c_char,
     sn: *const c_char,
     totp_key: *const c_char,
@@ -140,6 +141,17 @@ unsafe fn thermostat(
         t = t.timeout(Duration::from_millis(timeout_ms.into()));
     }
     Ok(t)
+}
+
+/// `request_json` as JSON, for `Thermostat::request` (which checks its shape).
+///
+/// # Safety
+/// `request_json` NULL or NUL-terminated.
+pub(super) unsafe fn request_arg(request_json: *const c_char) -> Result<Value, Error> {
+    // SAFETY: forwarded contract.
+    let request = unsafe { str_arg(request_json, "request_json") }?;
+    serde_json::from_str(request)
+        .map_err(|e| Error::invalid(format!("request_json is not JSON: {e}")))
 }
 
 /// Sends one request to the thermostat at `host` (an IP or name, optional
@@ -172,10 +184,8 @@ pub unsafe extern "C" fn hmx_local_request(
     // SAFETY: the caller's contract, forwarded.
     unsafe {
         boundary_out(reply_json_out, "reply_json_out", err_buf, err_len, || {
-            let request = str_arg(request_json, "request_json")?;
+            let request = request_arg(request_json)?;
             let t = thermostat(host, sn, totp_key, timeout_ms)?;
-            let request: Value = serde_json::from_str(request)
-                .map_err(|e| Error::invalid(format!("request_json is not JSON: {e}")))?;
             let reply = t.request(request)?;
             Ok(hand_out_secret(&Value::Object(reply).to_string()))
         })

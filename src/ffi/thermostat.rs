@@ -5,18 +5,17 @@
 use std::ffi::c_char;
 use std::ptr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
 
 use super::handles::{self, Owned};
-use super::local::{parameters_json, parse_values, written_json};
+use super::local::{parameters_json, parse_values, request_arg, thermostat, written_json};
 use super::state::hmx_state;
 use super::strings::hand_out_secret;
 use super::{boundary, boundary_out, hmx_status, optional_str_arg, str_arg};
+use crate::Error;
 use crate::local::{Mode, Thermostat, Written, parse_controls};
 use crate::totp::Scheme;
-use crate::{Error, TotpKey};
 
 /// One thermostat on the LAN, from `hmx_thermostat_new`. Opaque; free with
 /// `hmx_free` (which wipes its key). It keeps the parameter list it has read
@@ -73,19 +72,10 @@ pub unsafe extern "C" fn hmx_thermostat_new(
     // SAFETY: the caller's contract, forwarded.
     unsafe {
         boundary_out(thermostat_out, "thermostat_out", err_buf, err_len, || {
-            let host = str_arg(host, "host")?;
-            let sn = str_arg(sn, "sn")?;
-            let key = optional_str_arg(totp_key, "totp_key")?;
             let scheme = optional_str_arg(scheme, "scheme")?;
-            let mut t = Thermostat::new(host, sn)?;
-            if let Some(key) = key {
-                t = t.key(TotpKey::new(key.to_string()));
-            }
+            let mut t = thermostat(host, sn, totp_key, timeout_ms)?;
             if let Some(scheme) = scheme {
                 t = t.scheme(scheme.parse::<Scheme>()?);
-            }
-            if timeout_ms > 0 {
-                t = t.timeout(Duration::from_millis(timeout_ms.into()));
             }
             Ok(handles::hand_out(t) as *mut hmx_thermostat)
         })
@@ -315,9 +305,7 @@ pub unsafe extern "C" fn hmx_thermostat_request(
     unsafe {
         boundary_out(reply_json_out, "reply_json_out", err_buf, err_len, || {
             let t = handle(thermostat)?;
-            let request = str_arg(request_json, "request_json")?;
-            let request: Value = serde_json::from_str(request)
-                .map_err(|e| Error::invalid(format!("request_json is not JSON: {e}")))?;
+            let request = request_arg(request_json)?;
             Ok(hand_out_secret(
                 &Value::Object(t.request(request)?).to_string(),
             ))

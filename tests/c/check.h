@@ -1,4 +1,5 @@
-/* The C test programs' checks: print where and what failed, then exit 1. */
+/* The C test programs' checks (print where and what failed, then exit 1),
+ * and the one file reader they share. */
 #ifndef HMX_TEST_CHECK_H
 #define HMX_TEST_CHECK_H
 
@@ -24,5 +25,19 @@
             exit(1);                                                          \
         }                                                                     \
     } while (0)
+
+/* The whole file at `path`, NUL-terminated; malloc'd, for the caller to free. */
+static inline char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    CHECK(fseek(f, 0, SEEK_END) == 0);
+    long size = ftell(f);
+    CHECK(size >= 0 && fseek(f, 0, SEEK_SET) == 0);
+    char *text = malloc((size_t)size + 1);
+    CHECK(text != NULL && fread(text, 1, (size_t)size, f) == (size_t)size);
+    text[size] = '\0';
+    fclose(f);
+    return text;
+}
 
 #endif

@@ -48,19 +48,6 @@ static int has_piece(const char *text, const char *secret) {
     return 0;
 }
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    CHECK(fseek(f, 0, SEEK_END) == 0);
-    long size = ftell(f);
-    CHECK(size >= 0 && fseek(f, 0, SEEK_SET) == 0);
-    char *text = malloc((size_t)size + 1);
-    CHECK(text != NULL && fread(text, 1, (size_t)size, f) == (size_t)size);
-    text[size] = '\0';
-    fclose(f);
-    return text;
-}
-
 /* A client for the stand-in. `timeout_ms` 0: bounds generous enough for a TLS
  * handshake under valgrind on a loaded machine (these tests check outcomes, not speed);
  * otherwise `timeout_ms` bounds both the connect and the request. */

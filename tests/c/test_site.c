@@ -35,19 +35,6 @@ static const char *env(const char *name) {
     return value;
 }
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    CHECK(fseek(f, 0, SEEK_END) == 0);
-    long size = ftell(f);
-    CHECK(size >= 0 && fseek(f, 0, SEEK_SET) == 0);
-    char *text = malloc((size_t)size + 1);
-    CHECK(text != NULL && fread(text, 1, (size_t)size, f) == (size_t)size);
-    text[size] = '\0';
-    fclose(f);
-    return text;
-}
-
 /* The stand-in cloud's client, trusting its CA. */
 static hmx_client *stand_in_client(void) {
     hmx_client_builder *b = NULL;
