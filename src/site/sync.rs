@@ -63,7 +63,12 @@ impl Site {
         self.finish_sync(logged_in, &found)
     }
 
-    fn finish_sync(&mut self, logged_in: bool, found: &[Found]) -> Result<SyncReport, Error> {
+    /// The second half of a sync, for callers that fetched the keys
+    /// ([`refresh_keys`](Site::refresh_keys), whose answer is `logged_in`)
+    /// and found the devices themselves (a listening or sweep of their own,
+    /// with their own progress): records `found` as a whole discovery,
+    /// saves, and reports.
+    pub fn finish_sync(&mut self, logged_in: bool, found: &[Found]) -> Result<SyncReport, Error> {
         self.join_lan(found, true);
         self.save()?;
         Ok(SyncReport {

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hmx::local;
-use hmx::site::SyncReport;
 use hmx::{ErrorKind, Site};
 use serde_json::Value;
 
@@ -132,13 +131,9 @@ pub fn sync(args: SyncArgs) -> Result<(), Failure> {
         }),
     }
     .map_err(|e| Failure::hmx(&e, None))?;
-    site.join_lan(&found, true);
-    site.save().map_err(|e| Failure::hmx(&e, None))?;
-
-    let report = SyncReport {
-        logged_in,
-        ..site.sync_report()
-    };
+    let report = site
+        .finish_sync(logged_in, &found)
+        .map_err(|e| Failure::hmx(&e, None))?;
     let mut rows = vec![
         ["NAME", "SERIAL", "ADDRESS", "FOUND"]
             .map(String::from)

@@ -236,15 +236,17 @@ fn replay_read(shared: &Shared, replay: &Replay, device: &Device, cmd: u64) -> B
     let Some(text) = replay.fixture.answer(cmd) else {
         return Body::Json(json!({}));
     };
-    let changed = cmd == 4 && !live_changes(shared, device).is_empty();
+    let changes = if cmd == 4 {
+        live_changes(shared, device)
+    } else {
+        Map::new()
+    };
     if (cmd == 3 || cmd == 4)
-        && (shared.key.is_some() || changed)
+        && (shared.key.is_some() || !changes.is_empty())
         && let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text)
     {
         let before = map.clone();
-        if cmd == 4 {
-            overlay(&mut map, &live_changes(shared, device));
-        }
+        overlay(&mut map, &changes);
         let now = device_now(device.clock_offset);
         if let Some(time) = map.get_mut("time").filter(|_| shared.key.is_some()) {
             *time = if time.is_number() {
